@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test ingest bench clean services
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+# torch is pinned to the CPU build first, so that sentence-transformers does not pull a CUDA one.
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -e ".[test]"
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	$(PY) -m ingest
+	$(PY) -m app
+
+ingest: $(STAMP_RUN)
+	$(PY) -m ingest
+
+services:
+	bash .ci/services.sh
+
+test: $(STAMP_TEST) services
+	$(PY) -m pytest
+
+bench: $(STAMP_TEST)
+	$(PY) -m bench.ingest
+
+clean:
+	rm -rf data .pytest_cache

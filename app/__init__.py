@@ -1,0 +1,1 @@
+"""昆如意 business-service assistant: policy Q&A over a curated corpus."""

@@ -1,0 +1,26 @@
+"""Dependencies as Annotated aliases, so routers stay one-liners."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.services.corpus import CorpusService
+from app.settings import Settings
+
+
+def _services(request: Request):
+    return request.app.state.services
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_corpus(request: Request) -> CorpusService:
+    return _services(request).corpus
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+CorpusDep = Annotated[CorpusService, Depends(get_corpus)]

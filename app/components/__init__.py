@@ -1,0 +1,1 @@
+"""Wrappers around third-party backends, each chosen by a setting."""

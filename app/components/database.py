@@ -1,0 +1,37 @@
+"""SQL store: SQLite in the data dir by default, PostgreSQL when KUNRUYI_DATABASE_URL names one."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+from app.settings import Settings
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def create_session_factory(engine: Engine) -> sessionmaker:
+    # Import the models so that create_all knows every table.
+    from app.components import registry  # noqa: F401
+
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)

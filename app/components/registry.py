@@ -1,0 +1,199 @@
+"""Document registry: one row per document, one per version, plus an index generation counter.
+
+The generation counter changes whenever the indexed corpus changes, so that every worker
+can tell cheaply when its in-memory keyword index is stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from app.components.database import Base
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class DocumentStatus:
+    INDEXING = "indexing"
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+
+    doc_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    doc_number: Mapped[str | None] = mapped_column(String(200))
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    published: Mapped[dt.date | None] = mapped_column(Date)
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    expires: Mapped[dt.date | None] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    url: Mapped[str | None] = mapped_column(String(1000))
+    source: Mapped[str] = mapped_column(String(500))
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    path: Mapped[str | None] = mapped_column(String(2000), index=True)
+    format: Mapped[str] = mapped_column(String(16), default="txt")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.INDEXING, index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+    def metadata_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id, "title": self.title, "doc_number": self.doc_number,
+            "issuer": self.issuer, "published": self.published, "effective_from": self.effective_from,
+            "expires": self.expires, "category": self.category, "url": self.url,
+            "source": self.source, "sample": self.sample,
+        }
+
+
+class DocumentVersionRow(Base):
+    __tablename__ = "document_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(ForeignKey("documents.doc_id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CounterRow(Base):
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in meta.items()}
+
+
+class DocumentRegistry:
+    def __init__(self, session_factory: sessionmaker):
+        self._sessions = session_factory
+
+    def get(self, doc_id: str) -> DocumentRow | None:
+        with self._sessions() as session:
+            return session.get(DocumentRow, doc_id)
+
+    def by_path(self, path: str) -> DocumentRow | None:
+        with self._sessions() as session:
+            return session.scalars(
+                select(DocumentRow).where(DocumentRow.path == path, DocumentRow.status != DocumentStatus.DELETED)
+            ).first()
+
+    def list(self, include_deleted: bool = False) -> list[DocumentRow]:
+        with self._sessions() as session:
+            query = select(DocumentRow).order_by(DocumentRow.category, DocumentRow.doc_id)
+            if not include_deleted:
+                query = query.where(DocumentRow.status != DocumentStatus.DELETED)
+            return list(session.scalars(query))
+
+    def live(self) -> list[DocumentRow]:
+        return [row for row in self.list() if row.status != DocumentStatus.DELETED]
+
+    def begin_version(self, meta: dict[str, Any], *, path: str | None, fmt: str, content_hash: str,
+                      text: str) -> int:
+        """Record that a new version is being indexed; returns its version number.
+
+        Re-indexing the same content after a crash reuses the version number.
+        """
+        with self._sessions.begin() as session:
+            row = session.get(DocumentRow, meta["doc_id"])
+            if row is None:
+                row = DocumentRow(doc_id=meta["doc_id"], version=1, content_hash=content_hash,
+                                  title=meta["title"], source=meta["source"])
+                session.add(row)
+            elif row.content_hash != content_hash or row.status == DocumentStatus.DELETED:
+                row.version += 1
+            for key, value in meta.items():
+                setattr(row, key, value)
+            row.path, row.format, row.content_hash, row.text = path, fmt, content_hash, text
+            row.status = DocumentStatus.INDEXING
+            version = row.version
+            existing = session.scalars(
+                select(DocumentVersionRow).where(DocumentVersionRow.doc_id == row.doc_id,
+                                                 DocumentVersionRow.version == version)
+            ).first()
+            if existing is None:
+                session.add(DocumentVersionRow(doc_id=row.doc_id, version=version, content_hash=content_hash,
+                                               meta=_jsonable(meta), status=DocumentStatus.INDEXING))
+            return version
+
+    def activate(self, doc_id: str, chunk_count: int) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(DocumentRow, doc_id)
+            row.status, row.chunk_count = DocumentStatus.ACTIVE, chunk_count
+            session.execute(
+                update(DocumentVersionRow)
+                .where(DocumentVersionRow.doc_id == doc_id, DocumentVersionRow.version != row.version,
+                       DocumentVersionRow.status == DocumentStatus.ACTIVE)
+                .values(status="superseded")
+            )
+            session.execute(
+                update(DocumentVersionRow)
+                .where(DocumentVersionRow.doc_id == doc_id, DocumentVersionRow.version == row.version)
+                .values(status=DocumentStatus.ACTIVE, chunk_count=chunk_count)
+            )
+            self._bump(session)
+
+    def touch_path(self, doc_id: str, path: str) -> None:
+        with self._sessions.begin() as session:
+            session.get(DocumentRow, doc_id).path = path
+
+    def mark_deleted(self, doc_id: str) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(DocumentRow, doc_id)
+            if row is None:
+                return
+            row.status, row.chunk_count = DocumentStatus.DELETED, 0
+            session.execute(
+                update(DocumentVersionRow)
+                .where(DocumentVersionRow.doc_id == doc_id, DocumentVersionRow.status != "superseded")
+                .values(status=DocumentStatus.DELETED)
+            )
+            self._bump(session)
+
+    def versions(self, doc_id: str) -> list[DocumentVersionRow]:
+        with self._sessions() as session:
+            return list(session.scalars(
+                select(DocumentVersionRow).where(DocumentVersionRow.doc_id == doc_id)
+                .order_by(DocumentVersionRow.version)
+            ))
+
+    def forget_hashes(self, doc_ids: Iterable[str]) -> None:
+        """Make the next sync re-index these documents (used by --rebuild)."""
+        with self._sessions.begin() as session:
+            session.execute(update(DocumentRow).where(DocumentRow.doc_id.in_(list(doc_ids)))
+                            .values(content_hash=""))
+
+    def generation(self) -> int:
+        with self._sessions() as session:
+            row = session.get(CounterRow, "index_generation")
+            return row.value if row else 0
+
+    def bump_generation(self) -> None:
+        with self._sessions.begin() as session:
+            self._bump(session)
+
+    @staticmethod
+    def _bump(session) -> None:
+        row = session.get(CounterRow, "index_generation", with_for_update=True)
+        if row is None:
+            session.add(CounterRow(name="index_generation", value=1))
+        else:
+            row.value += 1

@@ -1,0 +1,156 @@
+"""Chroma, embedded on disk by default or a ``chroma run`` server when KUNRUYI_CHROMA_URL is set.
+
+The chromadb client is used directly rather than through LangChain's wrapper: ingestion
+needs deterministic ids, batched upserts sized to the client's limit, deletes by metadata
+and the collection's own metadata (which records the embedding model); the wrapper would
+hide or re-implement each of these.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from app.errors import BackendUnavailable, EmbeddingModelMismatch
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # cosine similarity, higher is better
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def connect(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # noqa: BLE001 - chromadb raises several types on connect
+            raise BackendUnavailable(f"无法连接 Chroma 服务器 {settings.chroma_url}：{exc}") from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class ChromaStore:
+    """The policy chunks collection; it records which embedding model built it."""
+
+    def __init__(self, settings: Settings, model_name: str, dimension: int, *, client=None):
+        self._client = client or connect(settings)
+        self._name = settings.chroma_collection
+        self.model_name = model_name
+        self.dimension = dimension
+        self._write_batch = max(1, min(settings.ingest_write_batch, self._max_batch()))
+        self._collection = self._open()
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:  # noqa: BLE001 - older servers do not report it
+            return 1000
+
+    def _open(self):
+        collection = self._client.get_or_create_collection(
+            self._name,
+            embedding_function=None,  # we embed ourselves; Chroma's default would download a model
+            metadata={
+                "hnsw:space": "cosine",
+                "embedding_model": self.model_name,
+                "embedding_dim": self.dimension,
+            },
+        )
+        built_with = (collection.metadata or {}).get("embedding_model")
+        built_dim = (collection.metadata or {}).get("embedding_dim")
+        if built_with != self.model_name or (built_dim and int(built_dim) != self.dimension):
+            raise EmbeddingModelMismatch(
+                f"索引由嵌入模型 {built_with}（{built_dim} 维）构建，当前配置为 {self.model_name}"
+                f"（{self.dimension} 维）。请运行 python -m ingest --rebuild 重建索引。"
+            )
+        return collection
+
+    def reset(self) -> None:
+        """Drop the collection and create it again for the configured model."""
+        try:
+            self._client.delete_collection(self._name)
+        except Exception:  # noqa: BLE001 - missing collection
+            pass
+        self._collection = self._open()
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def upsert(self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str],
+               metadatas: Sequence[dict[str, Any]]) -> None:
+        for part in _batches(len(ids), self._write_batch):
+            self._collection.upsert(
+                ids=list(ids[part]),
+                embeddings=embeddings[part].tolist(),
+                documents=list(documents[part]),
+                metadatas=list(metadatas[part]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for part in _batches(len(ids), self._write_batch):
+            self._collection.delete(ids=ids[part])
+
+    def ids_where(self, where: dict[str, Any]) -> list[str]:
+        return list(self._collection.get(where=where, include=[])["ids"])
+
+    def all_entries(self, page: int = 5000, with_documents: bool = False) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        include = ["metadatas", "documents"] if with_documents else ["metadatas"]
+        offset = 0
+        while True:
+            batch = self._collection.get(include=include, limit=page, offset=offset)
+            ids = batch["ids"]
+            if not ids:
+                return
+            docs = batch.get("documents") or [None] * len(ids)
+            for i, meta, doc in zip(ids, batch["metadatas"], docs):
+                yield i, meta or {}, doc
+            offset += len(ids)
+
+    def get(self, ids: Sequence[str]) -> list[Hit]:
+        if not ids:
+            return []
+        batch = self._collection.get(ids=list(ids), include=["metadatas", "documents"])
+        found = {i: Hit(i, d, m or {}, 0.0) for i, d, m in zip(batch["ids"], batch["documents"], batch["metadatas"])}
+        return [found[i] for i in ids if i in found]
+
+    def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        result = self._collection.query(
+            query_embeddings=[embedding.tolist()],
+            n_results=k,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            Hit(i, d, m or {}, 1.0 - float(dist))
+            for i, d, m, dist in zip(result["ids"][0], result["documents"][0],
+                                     result["metadatas"][0], result["distances"][0])
+        ]
+
+    def heartbeat(self) -> None:
+        self._client.heartbeat()

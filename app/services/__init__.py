@@ -1,0 +1,1 @@
+"""Business logic the routers, the command line and the tests call."""

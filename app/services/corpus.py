@@ -1,0 +1,54 @@
+"""The corpus as the app sees it: documents and their metadata, backed by the ingest service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from app.components.registry import DocumentRow
+from app.errors import DocumentNotFound
+from ingest.pipeline import IngestService
+
+
+@dataclass
+class DocumentSummary:
+    doc_id: str
+    title: str
+    doc_number: str | None
+    issuer: str | None
+    published: dt.date | None
+    expires: dt.date | None
+    expired: bool
+    category: str
+    url: str | None
+    source: str
+    sample: bool
+    chunk_count: int
+    status: str
+    version: int
+
+    @classmethod
+    def from_row(cls, row: DocumentRow, today: dt.date | None = None) -> "DocumentSummary":
+        today = today or dt.date.today()
+        return cls(
+            doc_id=row.doc_id, title=row.title, doc_number=row.doc_number, issuer=row.issuer,
+            published=row.published, expires=row.expires,
+            expired=bool(row.expires and row.expires < today), category=row.category, url=row.url,
+            source=row.source, sample=row.sample, chunk_count=row.chunk_count, status=row.status,
+            version=row.version,
+        )
+
+
+class CorpusService:
+    def __init__(self, ingest: IngestService):
+        self.ingest = ingest
+
+    def list_documents(self, category: str | None = None) -> list[DocumentSummary]:
+        rows = self.ingest.registry.live()
+        return [DocumentSummary.from_row(r) for r in rows if category in (None, r.category)]
+
+    def get_document(self, doc_id: str) -> DocumentRow:
+        row = self.ingest.registry.get(doc_id)
+        if row is None or row.status == "deleted":
+            raise DocumentNotFound("未找到该文档")
+        return row

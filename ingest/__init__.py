@@ -1,0 +1,1 @@
+"""Corpus ingestion: files -> clean text -> structured chunks -> embeddings -> Chroma + SQL registry."""
