@@ -44,3 +44,20 @@ class UnsupportedDocument(KunruyiError):
 class BackendUnavailable(KunruyiError):
     status_code = 503
     code = "backend_unavailable"
+
+
+class InvalidQuestion(KunruyiError):
+    """Empty or over-long chat message."""
+
+    status_code = 422
+    code = "invalid_question"
+
+
+class MessageNotFound(KunruyiError):
+    status_code = 404
+    code = "message_not_found"
+
+
+class ConversationNotFound(KunruyiError):
+    status_code = 404
+    code = "conversation_not_found"

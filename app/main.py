@@ -7,9 +7,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.components.conversations import ConversationStore
+from app.components.keyword_index import KeywordIndex
+from app.components.reranker import create_reranker
 from app.errors import KunruyiError
+from app.services.answering import create_answerer
+from app.services.chat import ChatService
+from app.services.retrieval import Retriever
 from app.services.corpus import CorpusService
 from app.settings import Settings, get_settings
 from ingest.pipeline import IngestService, build_ingest_service
@@ -22,11 +29,25 @@ class Services:
     settings: Settings
     ingest: IngestService
     corpus: CorpusService
+    keywords: KeywordIndex
+    retriever: Retriever
+    chat: ChatService
+    conversations: ConversationStore
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
-        ingest = build_ingest_service(settings)
-        return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest))
+    def build(cls, settings: Settings, embedder=None) -> "Services":
+        """Build every service from settings; tests pass a shared embedder to save start-up time."""
+        ingest = build_ingest_service(settings, embedder=embedder)
+        registry = ingest.registry
+        keywords = KeywordIndex(lambda: ingest.store.all_entries(with_documents=True), registry.generation,
+                                check_interval=settings.keyword_refresh_seconds)
+        keywords.refresh(force=True)
+        retriever = Retriever(settings, ingest.embedder, ingest.store, keywords, reranker=create_reranker(settings))
+        answerer, fallback = create_answerer(settings, keywords.idf)
+        conversations = ConversationStore(registry.session_factory)
+        chat = ChatService(settings, retriever, answerer, fallback, conversations)
+        return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
+                   retriever=retriever, chat=chat, conversations=conversations)
 
     def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -48,6 +69,14 @@ def _error_handler(_request: Request, exc: KunruyiError) -> JSONResponse:
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
 
 
+def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = "、".join(str(e["loc"][-1]) for e in exc.errors() if e.get("loc"))
+    return JSONResponse(
+        {"error": "invalid_request", "message": f"请求格式不正确（{fields}），请检查后重试", "detail": exc.errors()},
+        status_code=422,
+    )
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -59,9 +88,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.add_exception_handler(KunruyiError, _error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
 
-    from app.api import documents, health
+    from app.api import chat, documents, health
 
     app.include_router(health.router)
+    app.include_router(chat.router)
     app.include_router(documents.router)
     return app

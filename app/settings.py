@@ -42,6 +42,38 @@ class Settings(BaseSettings):
     # Ingestion
     ingest_write_batch: int = Field(256, ge=1, description="Chunks per Chroma write.")
 
+    # Retrieval (defaults defended in docs/benchmarks.md)
+    retrieval_dense_k: int = Field(30, ge=1, description="Candidates from Chroma.")
+    retrieval_keyword_k: int = Field(30, ge=0, description="Candidates from BM25; 0 = dense only.")
+    retrieval_rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    retrieval_dense_weight: float = Field(1.0, ge=0)
+    retrieval_keyword_weight: float = Field(1.0, ge=0)
+    retrieval_doc_weight: float = Field(0.15, ge=0, description="Share of a document's other chunk scores added to each chunk.")
+    retrieval_top_k: int = Field(5, ge=1, description="Chunks handed to the answer step.")
+    keyword_refresh_seconds: float = Field(1.0, ge=0, description="How often a worker checks for corpus changes.")
+    reranker_model: str = Field("", description="sentence-transformers CrossEncoder name or path; empty = off.")
+    # Refusal: below these, the corpus holds no real evidence (calibrated by bench.eval).
+    refusal_min_dense: float = Field(0.88, description="Minimum cosine similarity of the best chunk.")
+    refusal_min_coverage: float = Field(0.0, description="Minimum IDF-weighted share of query terms found.")
+
+    # Answering
+    answer_backend: Literal["extractive", "openai", "llamacpp"] = "extractive"
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. https://dashscope.aliyuncs.com/compatible-mode/v1")
+    llm_model: str = Field("qwen-plus", description="Model name at that endpoint.")
+    llm_api_key: str = Field("", description="API key for the endpoint (empty for local servers).")
+    llm_timeout: float = Field(20.0, gt=0, description="Seconds before the LLM call falls back.")
+    llm_max_tokens: int = Field(800, ge=16)
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llamacpp_model_path: str = Field("", description="GGUF file for the llamacpp backend.")
+    llamacpp_threads: int = Field(0, ge=0, description="0 = all cores.")
+    llamacpp_ctx: int = Field(4096, ge=512)
+    max_message_chars: int = Field(1000, ge=10, description="Longest accepted user message.")
+    history_turns: int = Field(3, ge=0, description="Previous turns used to understand a follow-up.")
+    service_contact: str = Field(
+        "昆山12345政务服务便民热线（24小时）、昆山市政务服务中心窗口或就近的企业服务驿站",
+        description="Where a citizen gets help when the assistant cannot answer (shown in Chinese).",
+    )
+
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000

@@ -29,7 +29,8 @@ _CLAUSES: dict[str, re.Pattern[str]] = {
     "article": re.compile(rf"^第[{NUM}\d]+条"),
     "question": re.compile(r"^(?:问|Q\d*)[:：]"),
 }
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
+# Cleaning drops the space in "### （一）…", so a Markdown heading may start right after the #s.
+_MD_HEADING = re.compile(r"^(#{1,6})\s*([^#\s].*?)\s*#*$")
 _ARTICLE_LABEL = re.compile(rf"^第[{NUM}\d]+条")
 _ITEM = re.compile(r"^(?:\d{1,2}[.、．](?!\d)|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[-*•·]\s)")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")

@@ -139,6 +139,16 @@ def find_doc_number(text: str) -> str | None:
     return f"{prefix}〔{year}〕{number}号"
 
 
+def find_doc_number_anywhere(text: str) -> str | None:
+    """Any 文号 in a text (e.g. a question that quotes one), normalised to 〔〕."""
+    match = DOC_NUMBER.search(text)
+    if not match:
+        return None
+    prefix, year, number = match.groups()
+    prefix = re.sub(r"^.*?(?:根据|依据|按照|印发|转发|的|即)", "", prefix) or prefix
+    return f"{prefix}〔{year}〕{number}号"
+
+
 def infer_title(text: str) -> str | None:
     for line in text.split("\n")[:15]:
         line = line.strip().lstrip("#").strip()

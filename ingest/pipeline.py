@@ -31,7 +31,7 @@ from ingest.metadata import DocumentMetadata, build_metadata
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, chunking or chunk metadata change, so that a sync re-indexes everything.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 ADDED, UPDATED, UNCHANGED, REMOVED, FAILED, SKIPPED = (
     "added", "updated", "unchanged", "removed", "failed", "skipped")

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.components.conversations import ConversationStore
+from app.services.chat import ChatService
 from app.services.corpus import CorpusService
 from app.settings import Settings
 
@@ -22,5 +24,15 @@ def get_corpus(request: Request) -> CorpusService:
     return _services(request).corpus
 
 
+def get_chat(request: Request) -> ChatService:
+    return _services(request).chat
+
+
+def get_conversations(request: Request) -> ConversationStore:
+    return _services(request).conversations
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CorpusDep = Annotated[CorpusService, Depends(get_corpus)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]

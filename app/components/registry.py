@@ -86,6 +86,10 @@ class DocumentRegistry:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
 
+    @property
+    def session_factory(self) -> sessionmaker:
+        return self._sessions
+
     def get(self, doc_id: str) -> DocumentRow | None:
         with self._sessions() as session:
             return session.get(DocumentRow, doc_id)

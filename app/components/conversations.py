@@ -1,0 +1,131 @@
+"""Conversations, messages and feedback in the SQL store.
+
+A user's question is written before the answer is computed, so that a failure while
+answering never loses it (the message stays, marked ``failed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from app.components.database import Base
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(32), default="web")
+    user_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text, default="")
+    standalone_question: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | pending | failed
+    grounded: Mapped[bool | None] = mapped_column(Boolean)
+    fallback: Mapped[bool | None] = mapped_column(Boolean)
+    refusal_reason: Mapped[str | None] = mapped_column(String(32))
+    citations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    reply_to: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ConversationStore:
+    def __init__(self, session_factory: sessionmaker):
+        self._sessions = session_factory
+
+    def open(self, conversation_id: str | None, channel: str = "web", user_ref: str | None = None) -> str:
+        """Return an existing conversation id, or start a new one (unknown ids start a new one)."""
+        with self._sessions.begin() as session:
+            if conversation_id and session.get(ConversationRow, conversation_id) is not None:
+                return conversation_id
+            row = ConversationRow(channel=channel, user_ref=user_ref)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def add_user_message(self, conversation_id: str, content: str) -> str:
+        with self._sessions.begin() as session:
+            row = MessageRow(conversation_id=conversation_id, role="user", content=content, status="pending")
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def add_answer(self, conversation_id: str, question_id: str, *, content: str, standalone: str,
+                   grounded: bool, fallback: bool, citations: list[dict[str, Any]], latency_ms: float,
+                   refusal_reason: str | None = None, message_id: str | None = None) -> str:
+        with self._sessions.begin() as session:
+            question = session.get(MessageRow, question_id)
+            if question is not None:
+                question.status = "ok"
+                question.standalone_question = standalone
+            row = MessageRow(id=message_id or new_id(), conversation_id=conversation_id, role="assistant",
+                             content=content, standalone_question=standalone, grounded=grounded,
+                             fallback=fallback, citations=citations, latency_ms=latency_ms,
+                             refusal_reason=refusal_reason, reply_to=question_id)
+            session.add(row)
+            conversation = session.get(ConversationRow, conversation_id)
+            if conversation is not None:
+                conversation.updated_at = _now()
+            return row.id
+
+    def mark_failed(self, question_id: str) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(MessageRow, question_id)
+            if row is not None:
+                row.status = "failed"
+
+    def history(self, conversation_id: str, limit: int = 50) -> list[MessageRow]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+                .order_by(MessageRow.created_at.desc()).limit(limit)
+            )
+            return list(reversed(list(rows)))
+
+    def get_conversation(self, conversation_id: str) -> ConversationRow | None:
+        with self._sessions() as session:
+            return session.get(ConversationRow, conversation_id)
+
+    def get_message(self, message_id: str) -> MessageRow | None:
+        with self._sessions() as session:
+            return session.get(MessageRow, message_id)
+
+    def add_feedback(self, message_id: str, rating: str, comment: str | None) -> int:
+        with self._sessions.begin() as session:
+            row = FeedbackRow(message_id=message_id, rating=rating, comment=comment)
+            session.add(row)
+            session.flush()
+            return row.id

@@ -1,0 +1,115 @@
+"""What every answer backend shares: numbered context, citations, the footer and the refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Protocol
+
+from app.services.retrieval import RetrievedChunk
+
+CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    doc_number: str | None
+    article: str
+    source: str
+    url: str | None
+    snippet: str
+    expires: str | None
+    expired: bool
+    sample: bool = False
+    chunk_id: str = ""
+    heading_path: str = ""
+
+    @classmethod
+    def from_chunk(cls, n: int, chunk: RetrievedChunk, today: dt.date) -> "Citation":
+        m = chunk.meta
+        return cls(
+            n=n, doc_id=m.get("doc_id", ""), title=m.get("title", ""), doc_number=m.get("doc_number") or None,
+            article=m.get("article", ""), source=m.get("source", ""), url=m.get("url") or None,
+            snippet=chunk.text[:300], expires=m.get("expires") or None, expired=chunk.expired(today),
+            sample=bool(m.get("sample")), chunk_id=chunk.id, heading_path=m.get("heading_path", ""),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def reference(self) -> str:
+        """《title》（文号） 第X条 — how a citation reads in a sentence."""
+        ref = f"《{self.title}》"
+        if self.doc_number:
+            ref += f"（{self.doc_number}）"
+        if self.article:
+            ref += self.article if re.match(r"^第.+条$", self.article) else f"「{self.article}」"
+        return ref
+
+
+@dataclass
+class AnswerContext:
+    question: str            # what the user typed
+    standalone: str          # the question with the conversation's subject filled in
+    chunks: list[RetrievedChunk]
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def citations(self) -> list[Citation]:
+        return [Citation.from_chunk(i + 1, c, self.today) for i, c in enumerate(self.chunks)]
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    grounded: bool
+    fallback: bool = False
+    refusal_reason: str | None = None
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, ctx: AnswerContext) -> Answer: ...
+
+    def stream(self, ctx: AnswerContext) -> Iterator[str]:
+        """Text pieces of the answer body; ``finish`` turns the joined text into an Answer."""
+        ...
+
+    def finish(self, ctx: AnswerContext, text: str) -> Answer: ...
+
+
+def _cn_date(iso: str) -> str:
+    d = dt.date.fromisoformat(iso)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def compose_footer(citations: list[Citation]) -> str:
+    """Validity of each cited document, a sample-data note, and the official-text disclaimer."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for c in citations:
+        if c.doc_id in seen:
+            continue
+        seen.add(c.doc_id)
+        if c.expired and c.expires:
+            lines.append(f"⚠ 《{c.title}》已于{_cn_date(c.expires)}到期失效，以上内容仅供了解历史政策，请关注是否有新政策接续。")
+        elif c.expires:
+            lines.append(f"《{c.title}》有效期至{_cn_date(c.expires)}。")
+    if any(c.sample for c in citations):
+        lines.append("注：以上引用的部分文档为示例整理数据，仅作演示，不代表正式政策。")
+    lines.append("以上内容依据政策库整理，具体以官方发布的政策原文为准。")
+    return "\n".join(lines)
+
+
+def keep_known_citations(text: str, valid: set[int]) -> str:
+    """Drop citation marks that point at no numbered context passage (invented by a model)."""
+    return CITATION_MARK.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
+
+
+def cited_numbers(text: str) -> list[int]:
+    return list(dict.fromkeys(int(n) for n in CITATION_MARK.findall(text)))

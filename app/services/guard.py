@@ -1,0 +1,44 @@
+"""Questions the assistant must not try to answer from the corpus, and follow-up detection."""
+
+from __future__ import annotations
+
+import re
+
+_INJECTION = re.compile(
+    r"忽略.{0,8}(指令|指示|提示|规则|设定|要求)|无视.{0,8}(指令|规则|设定)|(系统|初始|原始)?提示词|system\s*prompt|"
+    r"ignore\s+(all\s+|the\s+)?(previous|above|prior)|disregard\s+(all|previous)|"
+    r"你的(规则|指令|设定|prompt)|(输出|打印|复述|告诉我|泄露|显示).{0,6}(你的)?(指令|规则|设定|prompt)|"
+    r"扮演|假装你是|developer\s*mode|越狱|jailbreak|DAN模式"
+    , re.I)
+_OFF_TOPIC = re.compile(
+    r"写(一|几)?(首|篇|段)?(诗|小说|作文|歌词|笑话)|讲(一|几)?个笑话|天气|股票|基金|彩票|比特币|星座|算命|"
+    r"菜谱|怎么做菜|电影推荐|游戏攻略|翻译成|你是谁开发|你喜欢"
+)
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|那如果|还有|另外|如果|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?]?$|"
+    r"这项|该政策|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说")
+
+
+def classify(question: str) -> str | None:
+    """'injection' or 'off_topic' when the question must be refused before retrieval."""
+    if _INJECTION.search(question):
+        return "injection"
+    if _OFF_TOPIC.search(question):
+        return "off_topic"
+    return None
+
+
+def is_follow_up(question: str) -> bool:
+    core = re.sub(r"[\s，。？！?!,.]", "", question)
+    return bool(_FOLLOW_UP.search(question)) or len(core) <= 6
+
+
+def rule_rewrite(question: str, previous: str | None) -> str:
+    """Carry the previous question's subject into an elliptic follow-up (no LLM needed).
+
+    "那苏州市级的呢？" after "昆山对省级创新联合体给多少支持？" becomes a query that holds both,
+    so retrieval finds the clause and the answer step weighs the new words more.
+    """
+    if not previous or not is_follow_up(question):
+        return question
+    return f"{previous} {question}"

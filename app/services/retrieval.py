@@ -1,0 +1,194 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25 over jieba tokens, fused by weighted RRF.
+
+Expired policies are kept out unless nothing current has real evidence or the question
+asks for them. The evidence measures (best cosine similarity, IDF-weighted share of the
+question's terms found in the top chunks) decide whether the corpus can answer at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.components.embeddings import Embedder
+from app.components.keyword_index import KeywordIndex, tokenize
+from app.components.vector_store import ChromaStore
+from app.settings import Settings
+from ingest.metadata import find_doc_number_anywhere
+
+log = logging.getLogger(__name__)
+
+_ASKS_FOR_OLD = re.compile(
+    r"过期|失效|到期|废止|已停止|以前|之前的|原来|旧的?政策|老政策|历史|往年|还能申报|还有效|是否有效|"
+    r"201\d年|202[0-2]年")
+
+
+_QUOTED_TITLE = re.compile(r"《([^》]{4,80})》")
+_TITLE_NOTE = re.compile(r"[（(](?:示例|试行|要点|解读|公开资料)[^）)]*[）)]$")
+
+
+def _bare_title(title: str) -> str:
+    """A title without its trailing note such as （示例整理）."""
+    return _TITLE_NOTE.sub("", title.strip())
+
+
+def place_names(text: str) -> list[str]:
+    """Place names in a question (jieba part-of-speech ``ns``)."""
+    import jieba.posseg as pseg
+
+    return [w.word for w in pseg.cut(text) if w.flag == "ns" and len(w.word) >= 2]
+
+
+@dataclass
+class RetrievedChunk:
+    id: str
+    text: str
+    meta: dict[str, Any]
+    fused: float = 0.0
+    dense: float | None = None
+    keyword: float | None = None
+    rerank: float | None = None
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.get("doc_id", "")
+
+    def expired(self, today: dt.date) -> bool:
+        return int(self.meta.get("expires_int", 99991231)) < int(today.strftime("%Y%m%d"))
+
+
+@dataclass
+class Evidence:
+    top_dense: float
+    coverage: float
+    missing_terms: list[str] = field(default_factory=list)
+    missing_places: list[str] = field(default_factory=list)
+
+    def sufficient(self, settings: Settings) -> bool:
+        """Real evidence: close enough, the question's terms found, no place the corpus never names."""
+        return (self.top_dense >= settings.refusal_min_dense and self.coverage >= settings.refusal_min_coverage
+                and not self.missing_places)
+
+
+@dataclass
+class RetrievalResult:
+    chunks: list[RetrievedChunk]
+    evidence: Evidence
+    used_expired: bool = False
+
+    @property
+    def grounded_candidates(self) -> list[RetrievedChunk]:
+        return self.chunks
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex,
+                 reranker=None):
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.keywords = keywords
+        self.reranker = reranker
+
+    def candidates(self, query: str) -> list[RetrievedChunk]:
+        """All fused candidates, best first (expired ones included)."""
+        s = self.settings
+        by_id: dict[str, RetrievedChunk] = {}
+        dense_hits = self.store.query(self.embedder.embed_query(query), k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        for rank, hit in enumerate(dense_hits):
+            chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
+            chunk.dense = hit.score
+            chunk.fused += s.retrieval_dense_weight / (s.retrieval_rrf_k + rank + 1)
+        if s.retrieval_keyword_k > 0 and s.retrieval_keyword_weight > 0:
+            for rank, hit in enumerate(self.keywords.search(tokenize(query), k=s.retrieval_keyword_k)):
+                chunk = by_id.get(hit.id)
+                if chunk is None:
+                    entry = self.keywords.entry(hit.id)
+                    if entry is None:
+                        continue
+                    chunk = by_id[hit.id] = RetrievedChunk(hit.id, entry[1], entry[0])
+                chunk.keyword = hit.score
+                chunk.fused += s.retrieval_keyword_weight / (s.retrieval_rrf_k + rank + 1)
+        if s.retrieval_doc_weight > 0:
+            # Several matching clauses of one policy are evidence that the policy is the one
+            # asked about: each chunk gains a share of its document's other best scores.
+            per_doc: dict[str, list[float]] = {}
+            for chunk in by_id.values():
+                per_doc.setdefault(chunk.doc_id, []).append(chunk.fused)
+            for scores in per_doc.values():
+                scores.sort(reverse=True)
+            for chunk in by_id.values():
+                others = [x for x in per_doc[chunk.doc_id] if x is not chunk.fused][:2]
+                chunk.fused += s.retrieval_doc_weight * sum(others)
+        ranked = sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
+        if self.reranker is not None and ranked:
+            head = ranked[:20]
+            scores = self.reranker.predict([(query, c.text) for c in head])
+            for c, score in zip(head, scores):
+                c.rerank = float(score)
+            ranked = sorted(head, key=lambda c: c.rerank, reverse=True) + ranked[20:]
+        return ranked
+
+    def evidence(self, query: str, chunks: list[RetrievedChunk]) -> Evidence:
+        """How well the top chunks cover the question.
+
+        Coverage weighs each query term by its IDF; a term the corpus has never seen (e.g. a
+        city the corpus does not cover) weighs as much as the rarest known term.
+        """
+        top = chunks[:3]
+        top_dense = max((c.dense for c in top if c.dense is not None), default=0.0)
+        terms = list(dict.fromkeys(tokenize(query)))
+        if not terms:
+            return Evidence(top_dense, 0.0, [])
+        haystack = "\n".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top).lower()
+        idfs = {t: self.keywords.idf(t) for t in terms}
+        ceiling = max(list(idfs.values()) + [1.0])
+        total = found = 0.0
+        missing = []
+        for term, idf in idfs.items():
+            weight = idf if idf > 0 else ceiling
+            total += weight
+            if term in haystack:
+                found += weight
+            else:
+                missing.append(term)
+        places = [p for p in place_names(query) if not self.keywords.mentions(p)]
+        return Evidence(top_dense, found / total if total else 0.0, missing, places)
+
+    def _named_documents(self, query: str, ranked: list[RetrievedChunk]) -> set[str]:
+        doc_number = find_doc_number_anywhere(query)
+        titles = [_bare_title(t) for t in _QUOTED_TITLE.findall(query)]
+        if not doc_number and not titles:
+            return set()
+        named = set()
+        for chunk in ranked:
+            title = _bare_title(chunk.meta.get("title", ""))
+            if (doc_number and chunk.meta.get("doc_number") == doc_number) or any(
+                    t and (t in title or title in t) for t in titles):
+                named.add(chunk.doc_id)
+        return named
+
+    def search(self, query: str, *, today: dt.date | None = None, k: int | None = None) -> RetrievalResult:
+        today = today or dt.date.today()
+        k = k or self.settings.retrieval_top_k
+        ranked = self.candidates(query)
+        named = self._named_documents(query, ranked)
+        if named:
+            # A question that quotes a 文号 or a 《title》 is about that document, current or not.
+            ranked.sort(key=lambda c: c.doc_id not in named)
+        current = [c for c in ranked if not c.expired(today)]
+        if named or _ASKS_FOR_OLD.search(query) or not current:
+            chosen = ranked
+        else:
+            chosen = current
+            evidence = self.evidence(query, current)
+            if not evidence.sufficient(self.settings):
+                expired_first = self.evidence(query, ranked)
+                if expired_first.sufficient(self.settings) and any(c.expired(today) for c in ranked[:3]):
+                    chosen = ranked
+        top = chosen[:k]
+        used_expired = any(c.expired(today) for c in top)
+        return RetrievalResult(top, self.evidence(query, top), used_expired)

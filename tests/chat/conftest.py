@@ -1,0 +1,69 @@
+"""The sample corpus indexed once per session; apps built over it per test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import Services, create_app
+from app.settings import Settings
+from ingest.pipeline import build_ingest_service
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, embedder, sample_corpus_dir) -> Path:
+    """A data dir holding the whole sample corpus (embedded Chroma + SQLite)."""
+    data_dir = tmp_path_factory.mktemp("sample-index")
+    settings = Settings(data_dir=data_dir, corpus_dir=sample_corpus_dir)
+    report = build_ingest_service(settings, embedder=embedder).sync([sample_corpus_dir])
+    assert not report.failed, [(r.name, r.reason) for r in report.failed]
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_services(sample_index, embedder, sample_corpus_dir) -> Services:
+    return Services.build(Settings(data_dir=sample_index, corpus_dir=sample_corpus_dir), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def client(sample_services) -> TestClient:
+    app = create_app(sample_services.settings, services=sample_services)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_client(tmp_path, sample_index, embedder, sample_corpus_dir):
+    """An app over a private copy of the sample index, with settings overrides (e.g. an LLM backend)."""
+    clients = []
+
+    def make(**overrides) -> TestClient:
+        data_dir = tmp_path / f"data{len(clients)}"
+        shutil.copytree(sample_index, data_dir)
+        settings = Settings(data_dir=data_dir, corpus_dir=sample_corpus_dir, **overrides)
+        services = Services.build(settings, embedder=embedder)
+        test_client = TestClient(create_app(settings, services=services))
+        test_client.__enter__()
+        clients.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in clients:
+        test_client.__exit__(None, None, None)
+
+
+def parse_sse(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        name, data = "message", ""
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                data += line[len("data: "):]
+        events.append((name, json.loads(data) if data else {}))
+    return events
