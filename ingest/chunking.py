@@ -123,9 +123,16 @@ def split_sections(text: str, title: str = "") -> list[_Section]:
 
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
+    """Sorted, merged spans of numbers and 文号 (a 文号's prefix may overlap the amount before it)."""
     spans = [m.span() for m in DOC_NUMBER.finditer(text)]
     spans += [m.span() for m in re.finditer(r"\d[\d.,，%％]*(?:万|亿|千|百)?(?:元|亩|平方米|家|个|项|年|月|日|天|人|%)?", text)]
-    return spans
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _hard_split(sentence: str, limit: int) -> list[str]:
@@ -179,7 +186,7 @@ def _pack(units: list[tuple[str, str]], limit: int, minimum: int) -> list[str]:
             pieces[-1] += sep + unit
         else:
             pieces.append(unit)
-    if len(pieces) > 1 and len(pieces[-1]) < minimum and len(pieces[-2]) + len(pieces[-1]) <= limit * 1.25:
+    if len(pieces) > 1 and len(pieces[-1]) < minimum and len(pieces[-2]) + len(pieces[-1]) <= limit:
         tail = pieces.pop()
         pieces[-1] += tail
     return pieces

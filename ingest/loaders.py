@@ -158,6 +158,8 @@ _BLOCK_START = re.compile(
     r"^(?:#|第[一二三四五六七八九十百零〇\d]+[章节条]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]"
     r"|\d+[.、．]|[·•●■◆\-—]|附件|问[:：]|答[:：]|Q[:：]|A[:：])"
 )
+# A short label line of an info block: 文　　号：…, 发布机构：…, 有 效 性：…
+_LABEL_LINE = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff \u3000]{1,6}[:：]")
 
 
 def rejoin_pdf_lines(page_text: str) -> str:
@@ -172,17 +174,19 @@ def rejoin_pdf_lines(page_text: str) -> str:
         return ""
     full = statistics.median(sorted(len(line) for line in lines)[len(lines) // 2:])
     out: list[str] = [lines[0]]
+    last = lines[0]  # the previous physical line, not the paragraph joined so far
     for line in lines[1:]:
-        prev = out[-1]
         continues = (
-            len(prev.split("\n")[-1]) >= 0.75 * full
-            and not prev.endswith(_SENTENCE_END)
+            len(last) >= 0.75 * full
+            and not last.endswith(_SENTENCE_END)
             and not _BLOCK_START.match(line)
+            and not _LABEL_LINE.match(line)
         )
         if continues:
-            out[-1] = prev + line
+            out[-1] += line
         else:
             out.append(line)
+        last = line
     return "\n".join(out)
 
 
@@ -209,7 +213,8 @@ def load_pdf(data: bytes) -> LoadedFile:
         raise UnsupportedDocument(f"PDF 文件已损坏或无法解析：{exc}") from exc
     from ingest.cleaning import join_cjk_spaces
 
-    text = "\n".join(rejoin_pdf_lines(join_cjk_spaces(_PAGE_NUMBER.sub("", page))) for page in pages)
+    # Rejoin over all pages at once, so that a sentence broken by a page break is whole again.
+    text = rejoin_pdf_lines("\n".join(join_cjk_spaces(_PAGE_NUMBER.sub("", page)) for page in pages))
     if len(re.sub(r"\s", "", text)) < 10:
         raise UnsupportedDocument("PDF 中没有可提取的文字（可能是扫描件），请提供文字版 PDF 或 Word 文件")
     metadata: dict[str, Any] = {}
@@ -258,6 +263,7 @@ def load_docx(data: bytes) -> LoadedFile:
     except Exception as exc:  # noqa: BLE001 - python-docx raises many types for bad files
         raise UnsupportedDocument(f"DOCX 文件已损坏或无法解析：{exc}") from exc
     lines: list[str] = []
+    styled_title = ""
     for block in document.iter_inner_content():
         if isinstance(block, Table):
             lines.extend(_table_lines(block))
@@ -268,13 +274,14 @@ def load_docx(data: bytes) -> LoadedFile:
         style = (block.style.name if block.style is not None else "") or ""
         level = re.match(r"Heading (\d)", style)
         if style == "Title":
+            styled_title = styled_title or text
             lines.append(f"# {text}")
         elif level:
             lines.append("#" * min(int(level.group(1)) + 1, 6) + " " + text)
         else:
             lines.append(text)
     metadata: dict[str, Any] = {}
-    title = (document.core_properties.title or "").strip()
+    title = (document.core_properties.title or "").strip() or styled_title
     if title:
         metadata["title"] = title
     return LoadedFile(text="\n".join(lines), metadata=metadata, format="docx")

@@ -23,6 +23,7 @@ _ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{1,12})\s*[〔\[［【(（]\s*(\d{4})\s*[〕\]］】)）]\s*(\d{1,4})\s*号")
 _EXPIRES_AT = re.compile(r"有效期(?:至|到|截至)\s*" + DATE)
 _EFFECTIVE_FROM = re.compile(r"自\s*" + DATE + r"\s*起(?:施行|实施|执行|生效)")
+_ON_ISSUE = re.compile(r"自\s*(?:印发|发布|公布)之日\s*起(?:施行|实施|执行|生效)")
 _VALID_YEARS = re.compile(
     r"自\s*(?:" + DATE + r"|(印发|发布|公布)之日)\s*起(?:施行|实施|执行|生效)[，,]?\s*有效期\s*([一二两三四五六七八九十\d]+)\s*年"
 )
@@ -107,8 +108,8 @@ def _add_years(day: dt.date, years: int) -> dt.date:
     """The last day of a validity period of ``years`` starting on ``day``."""
     try:
         end = day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        end = day.replace(year=day.year + years, day=28)
+    except ValueError:  # 29 February: the period ends on 28 February
+        return day.replace(year=day.year + years, day=28)
     return end - dt.timedelta(days=1)
 
 
@@ -172,6 +173,8 @@ def infer_dates(text: str) -> dict[str, dt.date]:
                 found["published"] = _date(*match.groups())
     if match := _EFFECTIVE_FROM.search(text):
         found["effective_from"] = _date(*match.groups())
+    elif _ON_ISSUE.search(text) and found.get("published"):
+        found["effective_from"] = found["published"]
     if match := _EXPIRES_AT.search(text):
         found["expires"] = _date(*match.groups())
     elif match := _VALID_YEARS.search(text):

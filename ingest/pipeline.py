@@ -31,7 +31,7 @@ from ingest.metadata import DocumentMetadata, build_metadata
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, chunking or chunk metadata change, so that a sync re-indexes everything.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 
 ADDED, UPDATED, UNCHANGED, REMOVED, FAILED, SKIPPED = (
     "added", "updated", "unchanged", "removed", "failed", "skipped")
@@ -212,6 +212,9 @@ class IngestService:
             # Uploaded documents live outside the scanned folders; a rebuild keeps them.
             known = set(map(str, files))
             files += [Path(r.path) for r in self.registry.live() if r.path and r.path not in known and Path(r.path).is_file()]
+        # Files already in the registry claim their doc_id first: a new copy is the duplicate.
+        known_paths = {row.path for row in self.registry.live()}
+        files.sort(key=lambda p: str(p) not in known_paths)
         if on_start:
             on_start(len(files))
         seen_doc_ids: dict[str, str] = {}

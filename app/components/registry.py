@@ -122,8 +122,13 @@ class DocumentRegistry:
                 row = DocumentRow(doc_id=meta["doc_id"], version=1, content_hash=content_hash,
                                   title=meta["title"], source=meta["source"])
                 session.add(row)
-            elif row.content_hash != content_hash or row.status == DocumentStatus.DELETED:
-                row.version += 1
+            else:
+                latest = session.scalars(
+                    select(DocumentVersionRow.content_hash).where(DocumentVersionRow.doc_id == row.doc_id,
+                                                                  DocumentVersionRow.version == row.version)
+                ).first()
+                if latest != content_hash or row.status == DocumentStatus.DELETED:
+                    row.version += 1
             for key, value in meta.items():
                 setattr(row, key, value)
             row.path, row.format, row.content_hash, row.text = path, fmt, content_hash, text

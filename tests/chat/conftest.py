@@ -11,22 +11,19 @@ from fastapi.testclient import TestClient
 
 from app.main import Services, create_app
 from app.settings import Settings
-from ingest.pipeline import build_ingest_service
 
 
 @pytest.fixture(scope="session")
-def sample_index(tmp_path_factory, embedder, sample_corpus_dir) -> Path:
-    """A data dir holding the whole sample corpus (embedded Chroma + SQLite)."""
-    data_dir = tmp_path_factory.mktemp("sample-index")
-    settings = Settings(data_dir=data_dir, corpus_dir=sample_corpus_dir)
-    report = build_ingest_service(settings, embedder=embedder).sync([sample_corpus_dir])
+def sample_index(full_corpus_index) -> Path:
+    """The data dir of the session's sample-corpus index (embedded Chroma + SQLite)."""
+    report = full_corpus_index.report
     assert not report.failed, [(r.name, r.reason) for r in report.failed]
-    return data_dir
+    return full_corpus_index.settings.data_dir
 
 
 @pytest.fixture(scope="session")
 def sample_services(sample_index, embedder, sample_corpus_dir) -> Services:
-    return Services.build(Settings(data_dir=sample_index, corpus_dir=sample_corpus_dir), embedder=embedder)
+    return Services.build(Settings(_env_file=None, data_dir=sample_index, corpus_dir=sample_corpus_dir), embedder=embedder)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +41,7 @@ def make_client(tmp_path, sample_index, embedder, sample_corpus_dir):
     def make(**overrides) -> TestClient:
         data_dir = tmp_path / f"data{len(clients)}"
         shutil.copytree(sample_index, data_dir)
-        settings = Settings(data_dir=data_dir, corpus_dir=sample_corpus_dir, **overrides)
+        settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir, **overrides)
         services = Services.build(settings, embedder=embedder)
         test_client = TestClient(create_app(settings, services=services))
         test_client.__enter__()

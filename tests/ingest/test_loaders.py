@@ -92,8 +92,6 @@ def test_pdf_lines_broken_by_the_layout_are_rejoined(fixtures_dir):
         assert line.endswith("。"), line
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: PDF lines are rejoined per page only, so a sentence "
-                   "broken by a page break stays split ('按差' / '额补足'); see report")
 def test_pdf_sentence_across_page_break_is_whole(fixtures_dir):
     _, text = load(fixtures_dir, "policy.pdf")
     assert "跨越更高台阶时按差额补足，避免重复奖励。" in text

@@ -106,15 +106,18 @@ def test_precedence_staff_overrides_then_sidecar_then_front_matter(make_service,
 
 def test_corpus_pdf_with_sidecar_takes_its_metadata_from_the_sidecar(make_service, sample_corpus_dir):
     service = make_service()
-    doc = service.prepare_file(sample_corpus_dir / "files" / "ks-industrial-land-performance-bond.pdf")
+    doc = service.prepare_file(sample_corpus_dir / "files" / "ks-standard-land-supply.pdf")
     meta = doc.meta
-    assert meta.doc_id == "ks-industrial-land-performance-bond"
-    assert meta.title == "昆山市工业用地履约保证金管理办法（示例）"
-    assert meta.issuer == "昆山市自然资源和规划局"
-    assert (meta.published, meta.effective_from, meta.expires) == (D(2026, 4, 15), D(2026, 5, 15), D(2031, 5, 14))
+    assert meta.doc_id == "ks-standard-land-supply"
+    assert meta.title == "昆山市工业项目“标准地”出让实施细则（示例）"
+    assert meta.issuer == "昆山市自然资源和规划局（示例）"
+    assert (meta.published, meta.effective_from, meta.expires) == (D(2026, 4, 15), D(2026, 5, 15), D(2029, 5, 14))
     assert meta.category == "land"
     assert meta.sample is True
     assert doc.format == "pdf"
+    # The validity stated in the text (第十五条, a date broken over two lines) agrees with the sidecar.
+    stated = infer_dates(doc.text)
+    assert (stated["effective_from"], stated["expires"]) == (meta.effective_from, meta.expires)
 
 
 # --- inference -------------------------------------------------------------------------------
@@ -177,8 +180,6 @@ def test_expires_on_issue_plus_years_is_relative_to_published():
     assert "expires" not in infer_dates("本通知自印发之日起施行，有效期三年。")
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: _add_years maps a period starting 29 February to end on "
-                   "27 February instead of 28 February; see report")
 def test_validity_period_starting_on_29_february():
     assert infer_dates("自2024年2月29日起施行，有效期两年")["expires"] == D(2026, 2, 28)
 
@@ -246,22 +247,16 @@ def test_sidecarless_pdf_metadata_is_inferred(sample_corpus_dir):
     assert meta.url is None  # the official link is not in the text
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: title inference takes the red 版头 line "
-                   "'昆山市工业和信息化局文件' instead of the Title-styled paragraph; see report")
 def test_sidecarless_docx_title_is_the_title_paragraph_not_the_letterhead(sample_corpus_dir):
     meta = corpus_meta(sample_corpus_dir, "ks-zjtx-application-materials.docx")
     assert meta.title == "关于做好2026年度昆山市专精特新中小企业申报工作的通知（示例）"
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: PDF rejoin measures the accumulated line, so the info "
-                   "block (文件名称/文号/发布机构…) is glued into one long line and 文号 is not found; see report")
 def test_sidecarless_pdf_doc_number(sample_corpus_dir):
     meta = corpus_meta(sample_corpus_dir, "ks-2026-business-env-action-plan.pdf")
     assert meta.doc_number == "昆政办发〔2026〕6号"
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: '自印发之日起施行，有效期至…' sets no effective_from "
-                   "(only the '有效期N年' form does); see report")
 @pytest.mark.parametrize("name", ["ks-zjtx-application-materials.docx", "ks-2026-business-env-action-plan.pdf"])
 def test_sidecarless_effective_from_is_the_issue_date(sample_corpus_dir, name):
     assert corpus_meta(sample_corpus_dir, name).effective_from == D(2026, 1, 29)
