@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(0, ge=0, description="0 = all cores.")
 
     # Chunking (defaults defended in docs/benchmarks.md)
-    chunk_max_chars: int = Field(400, ge=100, le=4000)
+    chunk_max_chars: int = Field(250, ge=100, le=4000)
     chunk_min_chars: int = Field(60, ge=0, le=1000)
 
     # Ingestion

@@ -233,7 +233,8 @@ def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentM
         category=category,
         url=str(declared["url"]) if declared.get("url") else None,
         source=str(declared.get("source") or path.name),
-        sample=_as_bool(declared.get("sample", False)),
+        # A document that calls itself 示例 in its title is illustrative unless it says otherwise.
+        sample=_as_bool(declared["sample"]) if "sample" in declared else "示例" in title,
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,127}", meta.doc_id):
         raise UnsupportedDocument(f"doc_id「{meta.doc_id}」无效：只能使用字母、数字、点、下划线和连字符")

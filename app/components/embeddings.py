@@ -79,7 +79,8 @@ class SentenceTransformerEmbedder:
         except OSError as exc:
             raise ConfigurationError(f"无法加载嵌入模型 {model}：{exc}") from exc
         self.name = f"sentence-transformers/{model}"
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
         self._batch_size = batch_size
         is_e5 = "e5" in model.lower()
         self._query_prefix = "query: " if is_e5 else ""
