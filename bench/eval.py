@@ -168,7 +168,8 @@ def calibrate_refusal(rows: list[dict]) -> dict[str, Any]:
     return result
 
 
-def load_cmrc() -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
+def load_cmrc() -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]] | None:
+    """(doc id, Wikipedia article title, paragraph) triples and (question, doc id) pairs."""
     if not CMRC_PATH.exists():
         return None
     data = json.loads(CMRC_PATH.read_text(encoding="utf-8"))
@@ -176,7 +177,7 @@ def load_cmrc() -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
     for article in data["data"]:
         for i, para in enumerate(article["paragraphs"]):
             pid = f"cmrc-{para.get('id', article.get('id', len(paragraphs)))}-{i}".replace("_", "-")
-            paragraphs.append((pid, para["context"]))
+            paragraphs.append((pid, article.get("title") or pid, para["context"]))
             questions.extend((qa["question"], pid) for qa in para["qas"])
     return paragraphs, questions
 
@@ -189,14 +190,16 @@ def evaluate_cmrc(embedder) -> dict[str, dict[str, float]] | None:
     paragraphs, questions = loaded
     settings = temp_settings()
     services = Services.build(settings, embedder=embedder)
-    for pid, text in paragraphs:
+    # Each paragraph is a document with its article's title, as a policy has its own title;
+    # the baseline indexes the same text the way a plain LangChain app does (content only).
+    for pid, title, text in paragraphs:
         doc = services.ingest.prepare(text.encode("utf-8"), name=f"{pid}.txt", suffix=".txt",
-                                      overrides={"doc_id": pid, "title": pid, "category": "other"})
+                                      overrides={"doc_id": pid, "title": title, "category": "other"})
         services.ingest.index(doc, path=None)
     services.keywords.refresh(force=True)
     ours = rank_metrics([(doc_ranking(services.retriever.search(normalize(q), k=20).chunks), {pid})
                          for q, pid in questions])
-    baseline = LangChainBaseline(embedder, [(pid, text, {}) for pid, text in paragraphs])
+    baseline = LangChainBaseline(embedder, [(pid, text, {}) for pid, _, text in paragraphs])
     base = rank_metrics([(baseline.ranking(q), {pid}) for q, pid in questions])
     return {"ours": ours, "baseline": base, "paragraphs": len(paragraphs), "questions": len(questions)}
 
