@@ -45,15 +45,15 @@ class Settings(BaseSettings):
     # Retrieval (defaults defended in docs/benchmarks.md)
     retrieval_dense_k: int = Field(30, ge=1, description="Candidates from Chroma.")
     retrieval_keyword_k: int = Field(30, ge=0, description="Candidates from BM25; 0 = dense only.")
-    retrieval_rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    retrieval_rrf_k: int = Field(20, ge=1, description="Reciprocal rank fusion constant.")
     retrieval_dense_weight: float = Field(1.0, ge=0)
     retrieval_keyword_weight: float = Field(1.0, ge=0)
-    retrieval_doc_weight: float = Field(0.15, ge=0, description="Share of a document's other chunk scores added to each chunk.")
+    retrieval_doc_weight: float = Field(0.05, ge=0, description="Share of a document's other chunk scores added to each chunk.")
     retrieval_top_k: int = Field(5, ge=1, description="Chunks handed to the answer step.")
     keyword_refresh_seconds: float = Field(1.0, ge=0, description="How often a worker checks for corpus changes.")
     reranker_model: str = Field("", description="sentence-transformers CrossEncoder name or path; empty = off.")
     # Refusal: below these, the corpus holds no real evidence (calibrated by bench.eval).
-    refusal_min_dense: float = Field(0.88, description="Minimum cosine similarity of the best chunk.")
+    refusal_min_dense: float = Field(0.865, description="Minimum cosine similarity of the best chunk.")
     refusal_min_coverage: float = Field(0.0, description="Minimum IDF-weighted share of query terms found.")
 
     # Answering
