@@ -42,7 +42,8 @@ def load_eval() -> list[EvalItem]:
 
 def temp_settings(**overrides: Any) -> Settings:
     data_dir = Path(tempfile.mkdtemp(prefix="kunruyi-bench-"))
-    return Settings(data_dir=data_dir, corpus_dir=ROOT / "corpus", **overrides)
+    overrides.setdefault("corpus_dir", ROOT / "corpus")
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)
 
 
 def doc_ranking(chunks) -> list[str]:
