@@ -132,20 +132,18 @@ def find_doc_number(text: str) -> str | None:
         if candidate and (len(line) - len(candidate.group(0)) <= 6 or re.match(r"^(?:文号|发文字号|索引号)", line)):
             match = candidate
             break
-    if not match:
-        return None
-    prefix, year, number = match.groups()
-    # Drop leading words that are not part of the issuing code, e.g. "根据苏府" -> "苏府".
-    prefix = re.sub(r"^.*?(?:根据|依据|按照|印发|转发|的|即)", "", prefix) or prefix
-    return f"{prefix}〔{year}〕{number}号"
+    return _doc_number(match) if match else None
 
 
 def find_doc_number_anywhere(text: str) -> str | None:
     """Any 文号 in a text (e.g. a question that quotes one), normalised to 〔〕."""
     match = DOC_NUMBER.search(text)
-    if not match:
-        return None
+    return _doc_number(match) if match else None
+
+
+def _doc_number(match: re.Match) -> str:
     prefix, year, number = match.groups()
+    # Drop leading words that are not part of the issuing code, e.g. "根据苏府" -> "苏府".
     prefix = re.sub(r"^.*?(?:根据|依据|按照|印发|转发|的|即)", "", prefix) or prefix
     return f"{prefix}〔{year}〕{number}号"
 
