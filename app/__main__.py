@@ -13,6 +13,7 @@ from app.settings import get_settings
 def main() -> int:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     if settings.workers > 1 and not settings.chroma_url:
         print(
             "拒绝启动：嵌入式 Chroma 只能由一个进程使用。多个 worker 请设置 KUNRUYI_CHROMA_URL 指向 Chroma 服务器"
