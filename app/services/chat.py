@@ -169,8 +169,11 @@ class ChatService:
                     yield StreamEvent("delta", {"text": piece})
                 answer = self.answerer.finish(ctx, sent)
                 if not answer.grounded:
+                    # The model said the context does not answer: the fixed refusal follows its words,
+                    # so that the streamed text and the stored answer stay the same.
                     answer = self.refusal("model_not_found")
-                    yield StreamEvent("delta", {"text": "\n\n" + answer.text, "replace": True})
+                    answer.text = f"{sent}\n\n{answer.text}"
+                    yield StreamEvent("delta", {"text": answer.text[len(sent):]})
                     return answer
                 yield StreamEvent("delta", {"text": answer.text[len(sent):]})
                 return answer

@@ -79,10 +79,6 @@ class RetrievalResult:
     evidence: Evidence
     used_expired: bool = False
 
-    @property
-    def grounded_candidates(self) -> list[RetrievedChunk]:
-        return self.chunks
-
 
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex,

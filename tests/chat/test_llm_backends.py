@@ -122,3 +122,14 @@ def test_llamacpp_backend_runs_a_real_gguf_model(make_client):
     assert body["answer"].strip()
     with client.app.state.services.ingest.registry.session_factory() as session:
         assert session.scalars(select(MessageRow).where(MessageRow.id == body["message_id"])).one()
+
+
+def test_openai_stream_not_found_ends_with_the_refusal(make_client):
+    with FakeOpenAI() as llm:
+        llm.reply = "政策库中未找到相关依据。"
+        client = make_client(answer_backend="openai", llm_base_url=llm.base_url, llm_timeout=5)
+        events = parse_sse(client.post("/api/chat/stream", json={"message": "昆山对省级创新联合体给多少支持？"}).text)
+    done = events[-1][1]
+    streamed = "".join(d["text"] for n, d in events if n == "delta")
+    assert streamed == done["answer"]
+    assert done["grounded"] is False and done["citations"] == [] and "12345" in done["answer"]
