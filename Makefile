@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test ingest bench clean services
+.PHONY: run test ingest bench clean services browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ ingest: $(STAMP_RUN)
 services:
 	bash .ci/services.sh
 
-test: $(STAMP_TEST) services
+# Browser tests drive Debian's Chromium through Playwright's Python package (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: $(STAMP_TEST) services browser
 	$(PY) -m pytest
 
 bench: $(STAMP_TEST)

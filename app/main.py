@@ -90,9 +90,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_exception_handler(KunruyiError, _error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
 
+    from app.admin import router as admin
     from app.api import chat, documents, health
+    from app.web import router as web
+    from app.wechat import router as wechat
 
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(documents.router)
+    app.include_router(web.router)      # widget, demo page, document pages, handoff
+    app.include_router(wechat.router)   # Official Account and WeCom callbacks
+    app.include_router(admin.router)    # staff API and console
     return app

@@ -78,6 +78,43 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
+    public_base_url: str = Field("", description="Public URL of this service (links in WeChat replies); empty = from the request.")
+
+    # Web widget and pages (issue: web widget)
+    cors_origins: str = Field("", description="Comma-separated origins allowed to call the API from a browser; empty = same origin only; * = any.")
+    frame_ancestors: str = Field("'self'", description="CSP frame-ancestors for pages the app serves.")
+
+    # WeChat Official Account (issue: WeChat)
+    wechat_mp_token: str = Field("", description="Token set in the Official Account's server configuration.")
+    wechat_mp_app_id: str = ""
+    wechat_mp_app_secret: str = ""
+    wechat_mp_aes_key: str = Field("", description="EncodingAESKey (43 chars); empty = plaintext mode.")
+    wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
+    wechat_reply_budget: float = Field(4.0, gt=0, description="Seconds to wait for an answer before replying asynchronously.")
+    wechat_timestamp_tolerance: int = Field(300, ge=1, description="Seconds a callback timestamp may differ from now.")
+    # WeCom (企业微信) self-built app
+    wework_corp_id: str = ""
+    wework_agent_id: str = ""
+    wework_secret: str = ""
+    wework_token: str = ""
+    wework_aes_key: str = ""
+    wework_api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API base URL.")
+    outbound_timeout: float = Field(10.0, gt=0, description="Seconds for any outbound HTTP call (WeChat APIs).")
+
+    # Staff console (issue: staff console)
+    admin_tokens: str = Field("", description="Comma-separated name:role:sha256hex entries (role editor|viewer); "
+                                            "create with `python -m app.admin token`.")
+    upload_max_mb: float = Field(20, gt=0, description="Largest accepted upload per file.")
+    upload_max_unpacked_mb: float = Field(200, gt=0, description="Largest total uncompressed size of a DOCX.")
+    upload_max_zip_entries: int = Field(2000, ge=1, description="Most entries allowed in a DOCX.")
+
+    # Production protection (issue: production)
+    rate_limit_per_ip: int = Field(30, ge=0, description="Chat requests per minute per client IP; 0 = off.")
+    rate_limit_per_conversation: int = Field(12, ge=0, description="Chat requests per minute per conversation; 0 = off.")
+    trusted_proxies: str = Field("", description="Comma-separated proxy IPs whose X-Forwarded-For is believed.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body except admin uploads.")
+    log_format: Literal["text", "json"] = "text"
+    log_personal_data: bool = Field(False, description="Log user messages and OpenIDs (off by default).")
 
     @model_validator(mode="after")
     def _check_chunk_sizes(self) -> "Settings":
@@ -90,6 +127,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kunruyi.db').resolve()}"
+
+    @staticmethod
+    def split_list(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return self.split_list(self.cors_origins)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return self.split_list(self.trusted_proxies)
 
     @property
     def chroma_path(self) -> Path:

@@ -289,3 +289,83 @@ def ingest_cli_popen(tmp_path) -> Callable[..., subprocess.Popen]:
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
     return start
+
+
+# --- live HTTP server and a real browser -------------------------------------------------------
+
+CHROMIUM = os.environ.get("KUNRUYI_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+class LiveServer:
+    """A FastAPI app served by a real uvicorn in a background thread (stop and start it again to
+    simulate a server that goes away and comes back on the same port)."""
+
+    def __init__(self, app, port: int | None = None):
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = None
+        self._thread = None
+
+    def start(self) -> "LiveServer":
+        import threading
+
+        import uvicorn
+
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True
+            self._thread.join(timeout=10)
+            self._server = None
+
+
+@pytest.fixture
+def live_server():
+    """``live_server(app, port=None)`` starts a real uvicorn for ``app``; all are stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(app, port: int | None = None) -> LiveServer:
+        server = LiveServer(app, port).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright's Python package (no `playwright install`)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: `make test` installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (own storage) and page, zh-CN, desktop size."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()

@@ -62,6 +62,25 @@ class FeedbackRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class HandoffRow(Base):
+    """A request to reach a person ("转人工"), with the contact details the user chose to give."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    company: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | contacted | closed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+HANDOFF_STATUSES = ("new", "contacted", "closed")
+
+
 class ConversationStore:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
@@ -129,3 +148,29 @@ class ConversationStore:
             session.add(row)
             session.flush()
             return row.id
+
+    def add_handoff(self, conversation_id: str, *, name: str | None = None, phone: str | None = None,
+                    company: str | None = None, note: str | None = None) -> int:
+        with self._sessions.begin() as session:
+            row = HandoffRow(conversation_id=conversation_id, name=name, phone=phone, company=company, note=note)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def handoffs(self, status: str | None = None, limit: int = 200) -> list[HandoffRow]:
+        with self._sessions() as session:
+            query = select(HandoffRow).order_by(HandoffRow.created_at.desc()).limit(limit)
+            if status:
+                query = query.where(HandoffRow.status == status)
+            return list(session.scalars(query))
+
+    def set_handoff_status(self, handoff_id: int, status: str) -> HandoffRow | None:
+        if status not in HANDOFF_STATUSES:
+            raise ValueError(status)
+        with self._sessions.begin() as session:
+            row = session.get(HandoffRow, handoff_id)
+            if row is not None:
+                row.status = status
+                session.flush()
+                session.expunge(row)
+            return row

@@ -1,0 +1,5 @@
+"""Placeholder router; the feature fills it in."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
