@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from app.components.conversations import ConversationStore
 from app.components.keyword_index import KeywordIndex
 from app.components.reranker import create_reranker
+from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
 from app.services.answering import create_answerer
 from app.services.chat import ChatService
@@ -33,6 +34,7 @@ class Services:
     retriever: Retriever
     chat: ChatService
     conversations: ConversationStore
+    state: SharedState  # dedupe, pending deliveries, tokens, rate limits (Redis or SQL)
 
     @classmethod
     def build(cls, settings: Settings, embedder=None) -> "Services":
@@ -47,7 +49,8 @@ class Services:
         conversations = ConversationStore(registry.session_factory)
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
         return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
-                   retriever=retriever, chat=chat, conversations=conversations)
+                   retriever=retriever, chat=chat, conversations=conversations,
+                   state=create_shared_state(settings, registry.session_factory))
 
     def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -62,6 +65,11 @@ class Services:
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            self.state.ping()
+            checks["state"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["state"] = f"unavailable: {type(exc).__name__}"
         return checks
 
 

@@ -34,7 +34,7 @@ def create_db_engine(settings: Settings) -> Engine:
 
 def create_session_factory(engine: Engine) -> sessionmaker:
     # Import the models so that create_all knows every table.
-    from app.components import conversations, registry  # noqa: F401
+    from app.components import conversations, registry, shared_state  # noqa: F401
 
     Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)
