@@ -132,6 +132,17 @@ class ChromaStore:
                 yield i, meta or {}, doc
             offset += len(ids)
 
+    def export_entries(self, page: int = 1000) -> Iterator[tuple[str, list[float], str, dict[str, Any]]]:
+        """Every chunk with its vector (for backups)."""
+        offset = 0
+        while True:
+            batch = self._collection.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
+            if not batch["ids"]:
+                return
+            for item in zip(batch["ids"], batch["embeddings"], batch["documents"], batch["metadatas"]):
+                yield item[0], [float(x) for x in item[1]], item[2], item[3] or {}
+            offset += len(batch["ids"])
+
     def get(self, ids: Sequence[str]) -> list[Hit]:
         if not ids:
             return []

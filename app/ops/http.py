@@ -1,0 +1,138 @@
+"""ASGI middleware for every route: request ids, access log, metrics and the request body cap.
+
+Written as plain ASGI (not BaseHTTPMiddleware) so that streamed answers pass through untouched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import time
+import uuid
+
+from app.ops.logs import personal, request_id
+from app.ops.metrics import LATENCY, REQUESTS
+from app.settings import Settings
+
+log = logging.getLogger("kunruyi.access")
+
+MB = 1024 * 1024
+UPLOAD_PREFIX = "/api/admin/"
+UPLOAD_FILES_PER_REQUEST = 20
+
+
+def client_ip(scope: dict, trusted: list[str]) -> str:
+    """The peer address, or the first untrusted hop of X-Forwarded-For when the peer is a trusted proxy."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if not trusted or not _in(peer, trusted):
+        return peer
+    forwarded = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"), "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _in(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _route_label(scope: dict) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path or "unmatched"
+
+
+async def _send_json(send, status: int, body: dict, rid: str) -> None:
+    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                            (b"content-length", str(len(payload)).encode()), (b"x-request-id", rid.encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class OpsMiddleware:
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.settings = settings
+        self.trusted = settings.trusted_proxy_list
+        self.upload_limit = int(settings.upload_max_mb * MB * UPLOAD_FILES_PER_REQUEST + MB)
+
+    def body_limit(self, path: str) -> int:
+        return self.upload_limit if path.startswith(UPLOAD_PREFIX) else self.settings.max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers", []))
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        scope.setdefault("state", {})["client_ip"] = client_ip(scope, self.trusted)
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+        limit = self.body_limit(scope["path"])
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_json(send, 413, _too_large_body(limit), rid)
+            self._finish(scope, 413, started)
+            request_id.reset(token)
+            return
+
+        received = 0
+        responded = {"yes": False}
+
+        async def receive_capped():
+            # Over the cap: answer 413 now and tell the app the client went away.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not status["sent"]:
+                    await _send_json(send, 413, _too_large_body(limit), rid)
+                    status["code"], status["sent"], responded["yes"] = 413, True, True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def send_tagged(message):
+            if responded["yes"]:
+                return
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_capped, send_tagged)
+        except Exception:
+            if not responded["yes"]:
+                raise
+        finally:
+            self._finish(scope, status["code"], started)
+            request_id.reset(token)
+
+    def _finish(self, scope: dict, status: int, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        route = _route_label(scope)
+        REQUESTS.labels(scope["method"], route, str(status)).inc()
+        LATENCY.labels(route).observe(elapsed)
+        log.info("%s %s %s %.0fms", scope["method"], scope["path"], status, elapsed * 1000,
+                 extra={"method": scope["method"], "path": scope["path"], "status": status,
+                        "duration_ms": round(elapsed * 1000, 1), "client": personal(scope["state"].get("client_ip"))})
+
+
+def _too_large_body(limit: int) -> dict:
+    size = f"{limit / MB:.1f} MB" if limit >= MB else f"{limit // 1024} KB"
+    return {"error": "payload_too_large", "message": f"请求内容过大（上限 {size}），请缩减后重试"}

@@ -1,0 +1,45 @@
+"""Rate limits on the chat endpoints: per client IP and per conversation, fixed one-minute windows.
+
+Counters live in the shared state (Redis when configured, else the SQL store), so all workers
+count together. When the state backend is down the limiter lets requests through (fail open) and
+counts the failure in ``kunruyi_shared_state_errors_total``: answering citizens matters more than
+limiting them, and the reverse proxy is the place for hard flood protection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from app.errors import RateLimited
+from app.ops.metrics import RATE_LIMITED, STATE_ERRORS
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 60
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings, state):
+        self.per_ip = settings.rate_limit_per_ip
+        self.per_conversation = settings.rate_limit_per_conversation
+        self.state = state
+
+    def check(self, client_ip: str, conversation_id: str | None) -> None:
+        window = int(time.time() // WINDOW_SECONDS)
+        if self.per_ip:
+            self._hit("ip", f"rl:ip:{client_ip}:{window}", self.per_ip)
+        if self.per_conversation and conversation_id:
+            self._hit("conversation", f"rl:conv:{conversation_id[:64]}:{window}", self.per_conversation)
+
+    def _hit(self, scope: str, key: str, limit: int) -> None:
+        try:
+            count = self.state.incr(key, WINDOW_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - fail open, see the module docstring
+            STATE_ERRORS.labels("incr").inc()
+            log.warning("rate limit skipped: shared state unavailable (%s)", type(exc).__name__)
+            return
+        if count > limit:
+            RATE_LIMITED.labels(scope).inc()
+            who = "您的网络地址" if scope == "ip" else "当前会话"
+            raise RateLimited(f"{who}提问过于频繁（每分钟最多 {limit} 次），请稍后再试")
