@@ -61,3 +61,82 @@ class MessageNotFound(KunruyiError):
 class ConversationNotFound(KunruyiError):
     status_code = 404
     code = "conversation_not_found"
+
+
+class RateLimited(KunruyiError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class PayloadTooLarge(KunruyiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidContact(KunruyiError):
+    """Contact details in a handoff request that cannot be used (bad phone number, too long)."""
+
+    status_code = 422
+    code = "invalid_contact"
+
+
+# --- staff console ---------------------------------------------------------------------------
+
+class AdminUnauthorized(KunruyiError):
+    status_code = 401
+    code = "admin_unauthorized"
+
+
+class AdminForbidden(KunruyiError):
+    status_code = 403
+    code = "admin_forbidden"
+
+
+class AdminDisabled(KunruyiError):
+    """No staff token is configured: the console stays closed rather than open."""
+
+    status_code = 503
+    code = "admin_disabled"
+
+
+class UploadRefused(KunruyiError):
+    """An uploaded file refused before anything was written (type, name, bomb, encryption)."""
+
+    status_code = 422
+    code = "upload_refused"
+
+
+class DocumentConflict(KunruyiError):
+    status_code = 409
+    code = "document_conflict"
+
+
+class RecordNotFound(KunruyiError):
+    """A job, handoff or other staff-console record that does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class InvalidAdminRequest(KunruyiError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class ChannelNotConfigured(KunruyiError):
+    """A messaging channel (WeChat Official Account, WeCom) whose settings are not filled in."""
+
+    status_code = 404
+    code = "channel_not_configured"
+
+
+class CallbackRejected(KunruyiError):
+    """A WeChat/WeCom callback that fails its signature, AppID/CorpID or timestamp check."""
+
+    status_code = 403
+    code = "callback_rejected"
+
+
+class MalformedCallback(KunruyiError):
+    status_code = 400
+    code = "malformed_callback"

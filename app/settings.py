@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite in data_dir.")
     chroma_url: str = Field("", description="Chroma server URL; empty = embedded Chroma in data_dir.")
     chroma_collection: str = "policy_chunks"
+    chroma_timeout: float = Field(30.0, gt=0, description="Seconds for a call to the Chroma server.")
     redis_url: str = Field("", description="Redis URL for shared state across workers; empty = SQL.")
 
     # Embeddings

@@ -187,9 +187,11 @@ def postgres_url() -> str:
                     "Start it with `make services` (bash .ci/services.sh).")
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield _with_database(POSTGRES_ADMIN_URL, name)
-        finally:
+    try:
+        yield _with_database(POSTGRES_ADMIN_URL, name)
+    finally:
+        # A new connection: a fault test may have restarted the server in between.
+        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True, connect_timeout=10) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from app.api.deps import ChatDep, ConversationsDep
+from app.api.deps import ChatDep, ConversationsDep, check_rate
 from app.errors import ConversationNotFound, MessageNotFound
 
 router = APIRouter(prefix="/api", tags=["chat"])
@@ -65,19 +65,22 @@ class FeedbackRequest(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-@router.post("/chat", response_model=ChatResponse)
-def chat(body: ChatRequest, service: ChatDep) -> ChatResponse:
+@router.post("/chat", response_model=ChatResponse, responses={429: {"description": "Too many questions"}})
+def chat(body: ChatRequest, service: ChatDep, request: Request) -> ChatResponse:
     """Answer a question from the policy corpus, with citations; refuses honestly when it cannot."""
+    check_rate(request, body.conversation_id)
     result = service.answer(body.message, body.conversation_id)
     return ChatResponse(conversation_id=result.conversation_id, message_id=result.message_id, answer=result.answer,
                         grounded=result.grounded, fallback=result.fallback,
                         citations=[CitationPublic(**c) for c in result.citations])
 
 
-@router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}}}})
-def chat_stream(body: ChatRequest, service: ChatDep) -> StreamingResponse:
+@router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}}},
+                                         429: {"description": "Too many questions"}})
+def chat_stream(body: ChatRequest, service: ChatDep, request: Request) -> StreamingResponse:
     """The same answer as Server-Sent Events: `meta` (ids, candidate citations), `delta` (text), `done`
     (final answer, citations, grounded, fallback) or `error`."""
+    check_rate(request, body.conversation_id)
     service.validate(body.message)  # bad input is a 422 before the stream starts
 
     def events():

@@ -8,6 +8,7 @@ hide or re-implement each of these.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -15,7 +16,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from app.errors import BackendUnavailable, EmbeddingModelMismatch
+from app.errors import BackendUnavailable, EmbeddingModelMismatch, KunruyiError
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def connect(settings: Settings):
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         try:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1",
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
@@ -50,8 +51,36 @@ def connect(settings: Settings):
             )
         except Exception as exc:  # noqa: BLE001 - chromadb raises several types on connect
             raise BackendUnavailable(f"无法连接 Chroma 服务器 {settings.chroma_url}：{exc}") from exc
+        _set_timeout(client, settings.chroma_timeout)
+        return client
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _set_timeout(client, seconds: float) -> None:
+    """chromadb's HTTP client waits forever by default; a hung server must not hang a citizen's request."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is None:
+        log.warning("could not set a timeout on the Chroma HTTP client (chromadb internals changed)")
+        return
+    session.timeout = httpx.Timeout(seconds, connect=min(seconds, 5.0))
+
+
+def _unavailable(method):
+    """Chroma failures (server down, timeouts) become BackendUnavailable: a clean 503, not a 500."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except KunruyiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb raises many types (httpx, its own, ValueError)
+            raise BackendUnavailable("检索服务（Chroma）暂时不可用，请稍后重试", detail=repr(exc)) from exc
+
+    return wrapper
 
 
 class ChromaStore:
@@ -98,9 +127,11 @@ class ChromaStore:
             pass
         self._collection = self._open()
 
+    @_unavailable
     def count(self) -> int:
         return self._collection.count()
 
+    @_unavailable
     def upsert(self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str],
                metadatas: Sequence[dict[str, Any]]) -> None:
         for part in _batches(len(ids), self._write_batch):
@@ -111,6 +142,7 @@ class ChromaStore:
                 metadatas=list(metadatas[part]),
             )
 
+    @_unavailable
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for part in _batches(len(ids), self._write_batch):
@@ -143,6 +175,7 @@ class ChromaStore:
                 yield item[0], [float(x) for x in item[1]], item[2], item[3] or {}
             offset += len(batch["ids"])
 
+    @_unavailable
     def get(self, ids: Sequence[str]) -> list[Hit]:
         if not ids:
             return []
@@ -150,6 +183,7 @@ class ChromaStore:
         found = {i: Hit(i, d, m or {}, 0.0) for i, d, m in zip(batch["ids"], batch["documents"], batch["metadatas"])}
         return [found[i] for i in ids if i in found]
 
+    @_unavailable
     def query(self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
         result = self._collection.query(
             query_embeddings=[embedding.tolist()],
@@ -163,5 +197,6 @@ class ChromaStore:
                                      result["metadatas"][0], result["distances"][0])
         ]
 
+    @_unavailable
     def heartbeat(self) -> None:
         self._client.heartbeat()

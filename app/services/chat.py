@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from app.components.conversations import ConversationStore, new_id
 from app.errors import InvalidQuestion
+from app.ops.metrics import ANSWERS, record_answer
 from app.services import guard
 from app.services.answering import Answer, AnswerContext
 from app.services.retrieval import Retriever
@@ -127,6 +128,7 @@ class ChatService:
             return self._store(conversation_id, question_id, standalone, answer, started)
         except Exception:
             self.conversations.mark_failed(question_id)
+            ANSWERS.labels("failed").inc()
             raise
 
     def stream(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
@@ -156,6 +158,7 @@ class ChatService:
         except Exception as exc:  # noqa: BLE001 - a stream ends with an error event, never silently
             log.exception("chat stream failed conversation=%s", conversation_id)
             self.conversations.mark_failed(question_id)
+            ANSWERS.labels("failed").inc()
             yield StreamEvent("error", {"message": "抱歉，服务暂时出现问题，您的问题已记录，请稍后重试。",
                                         "conversation_id": conversation_id, "question_id": question_id,
                                         "error": type(exc).__name__})
@@ -202,6 +205,7 @@ class ChatService:
             conversation_id, question_id, content=answer.text, standalone=standalone, grounded=answer.grounded,
             fallback=answer.fallback, citations=citations, latency_ms=latency,
             refusal_reason=answer.refusal_reason, message_id=message_id)
+        record_answer(grounded=answer.grounded, fallback=answer.fallback)
         log.info("answered conversation=%s message=%s grounded=%s fallback=%s latency_ms=%.0f",
                  conversation_id, message_id, answer.grounded, answer.fallback, latency)
         return ChatResult(conversation_id, message_id, answer.text, answer.grounded, answer.fallback,

@@ -23,7 +23,9 @@ def sample_index(full_corpus_index) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_services(sample_index, embedder, sample_corpus_dir) -> Services:
-    return Services.build(Settings(_env_file=None, data_dir=sample_index, corpus_dir=sample_corpus_dir), embedder=embedder)
+    # These tests ask hundreds of questions from one address; rate limits have tests of their own.
+    return Services.build(Settings(_env_file=None, data_dir=sample_index, corpus_dir=sample_corpus_dir,
+                                   rate_limit_per_ip=0, rate_limit_per_conversation=0), embedder=embedder)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +43,7 @@ def make_client(tmp_path, sample_index, embedder, sample_corpus_dir):
     def make(**overrides) -> TestClient:
         data_dir = tmp_path / f"data{len(clients)}"
         shutil.copytree(sample_index, data_dir)
+        overrides = {"rate_limit_per_ip": 0, "rate_limit_per_conversation": 0, **overrides}
         settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir, **overrides)
         services = Services.build(settings, embedder=embedder)
         test_client = TestClient(create_app(settings, services=services))
