@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
+import os
+import shutil
 import sys
 
 import uvicorn
 
+from app.ops.logs import configure_logging
 from app.settings import get_settings
 
 
 def main() -> int:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    configure_logging(settings)
     if settings.workers > 1 and not settings.chroma_url:
         print(
             "拒绝启动：嵌入式 Chroma 只能由一个进程使用。多个 worker 请设置 KUNRUYI_CHROMA_URL 指向 Chroma 服务器"
@@ -22,8 +23,14 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several workers: each writes its metrics to files that /metrics adds up.
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers)
+                workers=settings.workers, proxy_headers=False, access_log=False)
     return 0
 
 

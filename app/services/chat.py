@@ -47,6 +47,10 @@ class StreamEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class UnsafeOutput(Exception):
+    """The model was steered into repeating its instructions (e.g. by text inside a document)."""
+
+
 class ChatService:
     def __init__(self, settings: Settings, retriever: Retriever, answerer, fallback, conversations: ConversationStore):
         self.settings = settings
@@ -103,7 +107,10 @@ class ChatService:
         if self.answerer is self.fallback:
             return self.answerer.answer(ctx)
         try:
-            return self.answerer.answer(ctx)
+            answer = self.answerer.answer(ctx)
+            if guard.leaks_prompt(answer.text):
+                raise UnsafeOutput("model output repeats the system prompt")
+            return answer
         except Exception as exc:  # noqa: BLE001 - any LLM failure falls back, the question is kept
             log.warning("llm answer failed (%s), falling back to extractive", type(exc).__name__)
             answer = self.fallback.answer(ctx)
@@ -168,6 +175,8 @@ class ChatService:
         if self.answerer is not self.fallback:
             try:
                 for piece in self.answerer.stream(ctx):
+                    if guard.leaks_prompt(sent + piece):
+                        raise UnsafeOutput("model output repeats the system prompt")
                     sent += piece
                     yield StreamEvent("delta", {"text": piece})
                 answer = self.answerer.finish(ctx, sent)

@@ -42,3 +42,29 @@ def rule_rewrite(question: str, previous: str | None) -> str:
     if not previous or not is_follow_up(question):
         return question
     return f"{previous} {question}"
+
+
+_LEAK_WINDOW = 16
+_NOT_FOUND_PHRASE = "政策库中未找到相关依据"
+
+
+def _prompt_windows() -> frozenset[str]:
+    from app.services.answering.prompts import REWRITE_PROMPT, SYSTEM_PROMPT
+
+    windows = set()
+    for prompt in (SYSTEM_PROMPT, REWRITE_PROMPT):
+        flat = re.sub(r"\s+", "", prompt).replace(_NOT_FOUND_PHRASE, "\0")
+        windows.update(flat[i:i + _LEAK_WINDOW] for i in range(len(flat) - _LEAK_WINDOW + 1))
+    return frozenset(w for w in windows if "\0" not in w)
+
+
+_WINDOWS: frozenset[str] | None = None
+
+
+def leaks_prompt(text: str) -> bool:
+    """True when a model's output repeats a run of the system prompt (a prompt-injection success)."""
+    global _WINDOWS
+    if _WINDOWS is None:
+        _WINDOWS = _prompt_windows()
+    flat = re.sub(r"\s+", "", text)
+    return any(flat[i:i + _LEAK_WINDOW] in _WINDOWS for i in range(len(flat) - _LEAK_WINDOW + 1))
