@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.admin.service import AdminServices
 from app.components.conversations import ConversationStore
 from app.components.keyword_index import KeywordIndex
 from app.components.reranker import create_reranker
@@ -34,6 +35,7 @@ class Services:
     retriever: Retriever
     chat: ChatService
     conversations: ConversationStore
+    admin: AdminServices
     state: SharedState  # dedupe, pending deliveries, tokens, rate limits (Redis or SQL)
 
     @classmethod
@@ -41,7 +43,7 @@ class Services:
         """Build every service from settings; tests pass a shared embedder to save start-up time."""
         ingest = build_ingest_service(settings, embedder=embedder)
         registry = ingest.registry
-        keywords = KeywordIndex(lambda: ingest.store.all_entries(with_documents=True), registry.generation,
+        keywords = KeywordIndex(ingest.serving_entries, registry.generation,
                                 check_interval=settings.keyword_refresh_seconds)
         keywords.refresh(force=True)
         retriever = Retriever(settings, ingest.embedder, ingest.store, keywords, reranker=create_reranker(settings))
@@ -50,6 +52,7 @@ class Services:
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
         return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
                    retriever=retriever, chat=chat, conversations=conversations,
+                   admin=AdminServices.build(settings, ingest, conversations),
                    state=create_shared_state(settings, registry.session_factory))
 
     def readiness(self) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """load -> clean -> chunk -> embed -> upsert, idempotent and crash-safe.
 
 Chunk ids are ``{doc_id}::{content hash}::{index}``, so re-running writes the same ids.
-A document's new chunks are written before the old version's are deleted, so a search
-never finds it missing; the registry row says ``indexing`` until both steps are done, and
-a re-run after a crash finishes the job. A final reconcile drops any chunk that belongs to
+A document's new chunks are written beside the old version's; retrieval keeps serving the
+old version (the registry's ``active_hash``) until the new one is activated, and only then
+are the old chunks deleted. The registry row says ``indexing`` until the new version is
+complete, and a re-run after a crash finishes the job. A final reconcile drops any chunk that belongs to
 no live document version.
 """
 
@@ -16,7 +17,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from app.components.embeddings import Embedder
 from app.components.registry import DocumentRegistry, DocumentStatus
@@ -70,9 +71,14 @@ class PreparedDocument:
     chunks: list[Chunk]
     content_hash: str
     format: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chunk_prefix(self) -> str:
+        return f"{self.meta.doc_id}::{self.content_hash[:16]}::"
 
     def chunk_id(self, chunk: Chunk) -> str:
-        return f"{self.meta.doc_id}::{self.content_hash[:16]}::{chunk.index:04d}"
+        return f"{self.chunk_prefix}{chunk.index:04d}"
 
     def chunk_metadata(self, chunk: Chunk) -> dict[str, Any]:
         m = self.meta
@@ -157,20 +163,33 @@ class IngestService:
         if not chunks:
             raise UnsupportedDocument("文件中没有可用的正文")
         content_hash = fingerprint(data, sidecar, overrides or {}, self.settings)
-        return PreparedDocument(meta=meta, text=text, chunks=chunks, content_hash=content_hash, format=loaded.format)
+        return PreparedDocument(meta=meta, text=text, chunks=chunks, content_hash=content_hash, format=loaded.format,
+                                overrides=dict(overrides or {}))
 
-    def prepare_file(self, path: Path) -> PreparedDocument:
+    def prepare_file(self, path: Path, overrides: dict[str, Any] | None = None) -> PreparedDocument:
+        """Prepare a file with its sidecar; ``overrides`` default to the staff metadata the registry
+        keeps for that path, so a re-index or rebuild never loses staff edits."""
+        if overrides is None:
+            row = self.registry.by_path(str(path))
+            overrides = (row.overrides if row else None) or {}
         side = sidecar_path(path)
-        return self.prepare(path.read_bytes(), name=path.name, suffix=path.suffix,
+        return self.prepare(path.read_bytes(), name=path.name, suffix=path.suffix, overrides=overrides,
                             sidecar=side.read_bytes() if side else b"")
 
     # -- writing ------------------------------------------------------------------------------
 
-    def index(self, doc: PreparedDocument, *, path: str | None) -> int:
-        """Write a prepared document: registry row, new chunks, then drop the old version's chunks."""
+    def index(self, doc: PreparedDocument, *, path: str | None,
+              before_activate: Callable[[PreparedDocument], None] | None = None) -> int:
+        """Write a prepared document: registry row, new chunks, activate, then drop the old version's chunks.
+
+        Retrieval serves only the activated version (``DocumentRegistry.serving_prefixes``), so the
+        old version answers until the new one is complete. ``before_activate`` runs once the new
+        chunks are written and before they are served (a progress hook; tests pause there).
+        """
         self.registry.begin_version(doc.meta.to_dict() | {
             "published": doc.meta.published, "effective_from": doc.meta.effective_from,
-            "expires": doc.meta.expires}, path=path, fmt=doc.format, content_hash=doc.content_hash, text=doc.text)
+            "expires": doc.meta.expires}, path=path, fmt=doc.format, content_hash=doc.content_hash, text=doc.text,
+            overrides=doc.overrides)
         texts = [embedding_text(chunk, doc.meta.title) for chunk in doc.chunks]
         vectors = self.embedder.embed_passages(texts)
         self.store.upsert(
@@ -179,10 +198,11 @@ class IngestService:
             documents=[c.text for c in doc.chunks],
             metadatas=[doc.chunk_metadata(c) for c in doc.chunks],
         )
-        stale = [i for i in self.store.ids_where({"doc_id": doc.meta.doc_id})
-                 if not i.startswith(f"{doc.meta.doc_id}::{doc.content_hash[:16]}::")]
-        self.store.delete(stale)
+        if before_activate:
+            before_activate(doc)
         self.registry.activate(doc.meta.doc_id, len(doc.chunks))
+        stale = [i for i in self.store.ids_where({"doc_id": doc.meta.doc_id}) if not i.startswith(doc.chunk_prefix)]
+        self.store.delete(stale)
         return len(doc.chunks)
 
     def remove(self, doc_id: str) -> FileResult:
@@ -247,15 +267,18 @@ class IngestService:
             sidecar = side.read_bytes() if side else b""
             if row is not None and row.status == DocumentStatus.ACTIVE:
                 # Cheap check first: same bytes, same settings -> nothing to do, no parsing.
-                if row.content_hash and row.content_hash == fingerprint(data, sidecar, {}, self.settings):
+                if row.content_hash and row.content_hash == fingerprint(data, sidecar, row.overrides or {},
+                                                                        self.settings):
                     seen[row.doc_id] = name
                     return FileResult(name, UNCHANGED, doc_id=row.doc_id, chunks=row.chunk_count)
             doc = self.prepare_file(path)
             doc_id = doc.meta.doc_id
+            existing = self.registry.get(doc_id)
+            if self._replaced_by_upload(existing, name):
+                return FileResult(name, SKIPPED, doc_id=doc_id, reason="已在管理后台上传新版本替换，以上传版本为准")
             if doc_id in seen:
                 raise UnsupportedDocument(f"doc_id「{doc_id}」与 {seen[doc_id]} 重复")
             seen[doc_id] = name
-            existing = self.registry.get(doc_id)
             if existing and existing.status == DocumentStatus.ACTIVE and existing.content_hash == doc.content_hash:
                 if existing.path != name and not dry_run:
                     self.registry.touch_path(doc_id, name)
@@ -275,16 +298,35 @@ class IngestService:
             log.exception("unexpected failure file=%s", name)
             return FileResult(name, FAILED, reason=f"处理失败：{type(exc).__name__}: {exc}")
 
+    def _replaced_by_upload(self, row, path: str) -> bool:
+        """A folder file whose document staff replaced with an upload (the upload wins)."""
+        if row is None or row.status == DocumentStatus.DELETED or not row.path or row.path == path:
+            return False
+        return Path(row.path).is_relative_to(self.settings.uploads_dir.resolve()) and Path(row.path).is_file()
+
     def reconcile(self) -> int:
-        """Delete chunks that belong to no live document version (left by a crash)."""
-        live = {row.doc_id: row.content_hash[:16] for row in self.registry.live()}
+        """Delete chunks that belong to no live document version (left by a crash).
+
+        A live version is the one being indexed or the one still served until it completes.
+        """
+        live: dict[str, tuple[str, ...]] = {
+            row.doc_id: tuple(f"{row.doc_id}::{h[:16]}::" for h in (row.content_hash, row.active_hash) if h)
+            for row in self.registry.live()}
         orphans = []
         for chunk_id, meta, _ in self.store.all_entries():
-            doc_id = meta.get("doc_id")
-            if doc_id not in live or not chunk_id.startswith(f"{doc_id}::{live[doc_id]}::"):
+            prefixes = live.get(meta.get("doc_id"))
+            if not prefixes or not chunk_id.startswith(prefixes):
                 orphans.append(chunk_id)
         self.store.delete(orphans)
         return len(orphans)
+
+    def serving_entries(self) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        """The chunks retrieval may use: those of each live document's activated version."""
+        serving = self.registry.serving_prefixes()
+        for chunk_id, meta, text in self.store.all_entries(with_documents=True):
+            prefix = serving.get(meta.get("doc_id"))
+            if prefix and chunk_id.startswith(prefix):
+                yield chunk_id, meta, text
 
 
 def build_ingest_service(settings: Settings, embedder: Embedder | None = None) -> IngestService:

@@ -3,7 +3,8 @@
 Each worker holds the index in memory and rebuilds it when the registry's index
 generation changes (any ingest, in any process, bumps it), so no restart is needed.
 Token lists are cached per chunk id, so a rebuild after a small change only tokenizes
-the new chunks.
+the new chunks. The app loads only the chunks retrieval may serve (each document's
+activated version), so ``contains`` also tells the retriever which dense hits to keep.
 """
 
 from __future__ import annotations
@@ -150,6 +151,9 @@ class KeywordIndex:
     def mentions(self, term: str) -> bool:
         """Whether any chunk (or its document title) contains the term at all."""
         return term.lower() in self._blob
+
+    def contains(self, chunk_id: str) -> bool:
+        return chunk_id in self._pos
 
     def entry(self, chunk_id: str) -> tuple[dict[str, Any], str] | None:
         i = self._pos.get(chunk_id)

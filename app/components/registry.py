@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, inspect, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.components.database import Base
@@ -42,6 +43,11 @@ class DocumentRow(Base):
     path: Mapped[str | None] = mapped_column(String(2000), index=True)
     format: Mapped[str] = mapped_column(String(16), default="txt")
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of the version retrieval serves; only ``activate`` changes it, so a version being
+    # indexed (content_hash) stays invisible until it is complete. Empty = never activated.
+    active_hash: Mapped[str] = mapped_column(String(64), default="")
+    # Metadata set by staff (and an upload's doc_id and original name); applied on every re-index.
+    overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.INDEXING, index=True)
@@ -82,9 +88,31 @@ def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in meta.items()}
 
 
+# Columns added after the first release: (name, DDL type, statement filling existing rows).
+_ADDED_COLUMNS = (
+    ("active_hash", "VARCHAR(64) NOT NULL DEFAULT ''",
+     "UPDATE documents SET active_hash = content_hash WHERE status = 'active'"),
+    ("overrides", "JSON", None),
+)
+
+
 class DocumentRegistry:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database created by an older release up to date (create_all adds no columns)."""
+        engine = self._sessions.kw["bind"]
+        present = {c["name"] for c in inspect(engine).get_columns("documents")}
+        missing = [c for c in _ADDED_COLUMNS if c[0] not in present]
+        if not missing:
+            return
+        with engine.begin() as conn:
+            for name, ddl, fill in missing:
+                conn.execute(sql_text(f"ALTER TABLE documents ADD COLUMN {name} {ddl}"))
+                if fill:
+                    conn.execute(sql_text(fill))
 
     @property
     def session_factory(self) -> sessionmaker:
@@ -110,11 +138,19 @@ class DocumentRegistry:
     def live(self) -> list[DocumentRow]:
         return [row for row in self.list() if row.status != DocumentStatus.DELETED]
 
+    def serving_prefixes(self) -> dict[str, str]:
+        """doc_id -> chunk id prefix of the version retrieval may serve (activated, not deleted)."""
+        with self._sessions() as session:
+            rows = session.execute(select(DocumentRow.doc_id, DocumentRow.active_hash).where(
+                DocumentRow.status != DocumentStatus.DELETED, DocumentRow.active_hash != ""))
+            return {doc_id: f"{doc_id}::{active[:16]}::" for doc_id, active in rows}
+
     def begin_version(self, meta: dict[str, Any], *, path: str | None, fmt: str, content_hash: str,
-                      text: str) -> int:
+                      text: str, overrides: dict[str, Any] | None = None) -> int:
         """Record that a new version is being indexed; returns its version number.
 
-        Re-indexing the same content after a crash reuses the version number.
+        Re-indexing the same content after a crash reuses the version number. The version
+        served so far (``active_hash``) is left alone until ``activate``.
         """
         with self._sessions.begin() as session:
             row = session.get(DocumentRow, meta["doc_id"])
@@ -132,6 +168,9 @@ class DocumentRegistry:
             for key, value in meta.items():
                 setattr(row, key, value)
             row.path, row.format, row.content_hash, row.text = path, fmt, content_hash, text
+            row.overrides = _jsonable(overrides) if overrides else None
+            if row.status == DocumentStatus.DELETED:
+                row.active_hash = ""
             row.status = DocumentStatus.INDEXING
             version = row.version
             existing = session.scalars(
@@ -140,13 +179,15 @@ class DocumentRegistry:
             ).first()
             if existing is None:
                 session.add(DocumentVersionRow(doc_id=row.doc_id, version=version, content_hash=content_hash,
-                                               meta=_jsonable(meta), status=DocumentStatus.INDEXING))
+                                               meta=_jsonable(meta) | {"path": path},
+                                               status=DocumentStatus.INDEXING))
             return version
 
     def activate(self, doc_id: str, chunk_count: int) -> None:
         with self._sessions.begin() as session:
             row = session.get(DocumentRow, doc_id)
             row.status, row.chunk_count = DocumentStatus.ACTIVE, chunk_count
+            row.active_hash = row.content_hash
             session.execute(
                 update(DocumentVersionRow)
                 .where(DocumentVersionRow.doc_id == doc_id, DocumentVersionRow.version != row.version,
@@ -169,7 +210,7 @@ class DocumentRegistry:
             row = session.get(DocumentRow, doc_id)
             if row is None:
                 return
-            row.status, row.chunk_count = DocumentStatus.DELETED, 0
+            row.status, row.chunk_count, row.active_hash = DocumentStatus.DELETED, 0, ""
             session.execute(
                 update(DocumentVersionRow)
                 .where(DocumentVersionRow.doc_id == doc_id, DocumentVersionRow.status != "superseded")

@@ -93,7 +93,11 @@ class Retriever:
         """All fused candidates, best first (expired ones included)."""
         s = self.settings
         by_id: dict[str, RetrievedChunk] = {}
+        self.keywords.refresh()
         dense_hits = self.store.query(self.embedder.embed_query(query), k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        # Only the activated version of a live document is served: a version still being
+        # indexed (or left half-written by a crash) and a deleted one's leftovers are not.
+        dense_hits = [hit for hit in dense_hits if self.keywords.contains(hit.id)]
         for rank, hit in enumerate(dense_hits):
             chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
             chunk.dense = hit.score
