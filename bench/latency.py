@@ -86,7 +86,9 @@ def build_large(embedder, target: int, seed: int = 11):
 class Server:
     def __init__(self, settings, port: int):
         env = {**os.environ, "KUNRUYI_DATA_DIR": str(settings.data_dir), "KUNRUYI_PORT": str(port),
-               "KUNRUYI_HOST": "127.0.0.1", "KUNRUYI_CORPUS_DIR": str(ROOT / "corpus")}
+               "KUNRUYI_HOST": "127.0.0.1", "KUNRUYI_CORPUS_DIR": str(ROOT / "corpus"),
+               # All clients share one address here; rate limits are measured in bench.load.
+               "KUNRUYI_RATE_LIMIT_PER_IP": "0", "KUNRUYI_RATE_LIMIT_PER_CONVERSATION": "0"}
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
