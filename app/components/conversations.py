@@ -138,6 +138,15 @@ class ConversationStore:
         with self._sessions() as session:
             return session.get(ConversationRow, conversation_id)
 
+    def latest_for(self, channel: str, user_ref: str) -> str | None:
+        """The most recent conversation of one user on one channel (a WeChat OpenID), if any."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(ConversationRow.id).where(ConversationRow.channel == channel,
+                                                 ConversationRow.user_ref == user_ref)
+                .order_by(ConversationRow.updated_at.desc()).limit(1)
+            ).first()
+
     def get_message(self, message_id: str) -> MessageRow | None:
         with self._sessions() as session:
             return session.get(MessageRow, message_id)

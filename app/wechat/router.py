@@ -1,5 +1,65 @@
-"""Placeholder router; the feature fills it in."""
+"""WeChat Official Account (``/wechat/mp``) and WeCom app (``/wechat/work``) callbacks."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import threading
+import time
+from typing import Callable
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.wechat.service import WeChatChannel, build_mp_channel, build_work_channel
+
+router = APIRouter(prefix="/wechat", tags=["wechat"])
+_build_lock = threading.Lock()
+
+
+def _channel(request: Request, name: str, build: Callable[..., WeChatChannel]) -> WeChatChannel:
+    """The app's channel, built on first use (raises the Chinese "not configured" error when off)."""
+    state = request.app.state
+    channels = getattr(state, "wechat_channels", {})
+    if name not in channels:
+        with _build_lock:
+            if not hasattr(state, "wechat_channels"):
+                state.wechat_channels = {}
+            if name not in state.wechat_channels:
+                services = state.services
+                state.wechat_channels[name] = build(state.settings, services.chat, services.conversations,
+                                                    services.state)
+            channels = state.wechat_channels
+    return channels[name]
+
+
+def _base_url(request: Request) -> str:
+    return request.app.state.settings.public_base_url or str(request.base_url)
+
+
+async def _receive(request: Request, background: BackgroundTasks, channel: WeChatChannel) -> Response:
+    started = time.monotonic()
+    body = await request.body()
+    result = await run_in_threadpool(channel.receive, request.query_params, body, _base_url(request), started)
+    if result.later:
+        # After the response, so that these parts follow the passive reply.
+        background.add_task(channel.dispatcher.deliver, result.user, result.later)
+    return Response(result.content, media_type=result.media_type)
+
+
+def _add_routes(path: str, name: str, build: Callable[..., WeChatChannel], label: str) -> None:
+    def verify(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(_channel(request, name, build).verify(request.query_params))
+
+    async def receive(request: Request, background: BackgroundTasks) -> Response:
+        return await _receive(request, background, _channel(request, name, build))
+
+    router.add_api_route(path, verify, methods=["GET"], response_class=PlainTextResponse,
+                         summary=f"{label}: URL verification",
+                         description="Checks the signature and returns the (decrypted) ``echostr``; 403 otherwise.")
+    router.add_api_route(path, receive, methods=["POST"], summary=f"{label}: messages and events",
+                         description="Checked, decrypted and answered once: passively within the reply budget "
+                                     "(Official Account) or through the platform's send API.")
+
+
+_add_routes("/mp", "mp", build_mp_channel, "WeChat Official Account")
+_add_routes("/work", "work", build_work_channel, "WeCom app")

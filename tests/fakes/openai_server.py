@@ -3,7 +3,8 @@
 It stands in for a hosted LLM (Qwen on DashScope, DeepSeek, vLLM…), which cannot run here.
 Behaviour is set per test through ``server.mode``: ``answer`` replies with ``server.reply``,
 ``error`` answers 500, ``hang`` sleeps longer than any client timeout, ``broken_stream``
-sends one piece and then drops the connection. Every request body is kept in ``requests``.
+sends one piece and then drops the connection. ``delay_seconds`` makes every answer that much
+slower (a slow model), ``piece_delay`` paces the streamed pieces. Every request body is kept in ``requests``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class FakeOpenAI:
         self.rewrite_reply = None
         self.requests: list[dict] = []
         self.hang_seconds = 30.0
+        self.piece_delay = 0.0
+        self.delay_seconds = 0.0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +45,8 @@ class FakeOpenAI:
                 if outer.mode == "hang":
                     time.sleep(outer.hang_seconds)
                     return
+                if outer.delay_seconds:
+                    time.sleep(outer.delay_seconds)
                 content = outer.reply
                 system = body["messages"][0]["content"] if body.get("messages") else ""
                 if outer.rewrite_reply and "改写" in system:
@@ -83,6 +88,7 @@ class FakeOpenAI:
                              "choices": [{"index": 0, "delta": {"content": piece} if i else {"role": "assistant", "content": piece},
                                           "finish_reason": None}]}
                     self._write_chunk(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                    time.sleep(outer.piece_delay)
                     if outer.mode == "broken_stream":
                         # Drop the connection mid-body: no terminating chunk, as a crashed upstream would.
                         self.close_connection = True

@@ -1,0 +1,157 @@
+"""One messaging account (the Official Account or the WeCom app): what to say to each message.
+
+The callback is checked and opened by ``CallbackCodec``; text questions go to the chat service
+(one conversation per OpenID/UserID, so follow-ups work); the ``Dispatcher`` makes sure each
+message is answered once, passively or through the send API.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from app.components.conversations import ConversationStore
+from app.components.shared_state import SharedState
+from app.errors import BackendUnavailable, ChannelNotConfigured, InvalidQuestion, MalformedCallback
+from app.services.chat import ChatService
+from app.settings import Settings
+from app.wechat.api import PlatformApi, mp_account, work_account
+from app.wechat.callback import CallbackCodec, parse_xml
+from app.wechat.dispatcher import Dispatcher
+from app.wechat.formatting import format_answer, split_message
+
+EXAMPLES = ("高新技术企业认定有什么奖励？", "昆山对省级创新联合体给多少支持？", "工业用地履约保证金怎么交？")
+WELCOME = ("您好，欢迎使用“昆如意”企业服务助手！我可以依据政策原文解答昆山惠企政策、人才、用地和办事流程等问题，"
+           "并附上政策出处。直接发送您的问题即可，例如：\n" + "\n".join(f"· {q}" for q in EXAMPLES))
+TEXT_ONLY = "目前仅支持文字提问，请直接输入您想咨询的政策问题，例如：" + EXAMPLES[0]
+VOICE_UNRECOGNIZED = "抱歉，没能识别这段语音，请改用文字输入您的问题，例如：" + EXAMPLES[0]
+EMPTY_TEXT = "请输入您要咨询的问题，例如：" + EXAMPLES[0]
+PLACEHOLDER = "正在为您查询相关政策，请稍候，答复将随后发送。"
+
+
+@dataclass
+class CallbackResponse:
+    content: str
+    media_type: str = "text/plain"
+    user: str = ""
+    later: list[str] = field(default_factory=list)  # parts to send through the API after the response
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def text_reply_xml(to_user: str, from_user: str, content: str) -> str:
+    return (f"<xml><ToUserName>{_cdata(to_user)}</ToUserName><FromUserName>{_cdata(from_user)}</FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content>{_cdata(content)}</Content></xml>")
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+class WeChatChannel:
+    def __init__(self, channel: str, codec: CallbackCodec, dispatcher: Dispatcher, chat: ChatService,
+                 conversations: ConversationStore, *, budget: float, silent_reply: str):
+        self.channel = channel  # also the conversations' channel: wechat | wework
+        self.codec = codec
+        self.dispatcher = dispatcher
+        self.chat = chat
+        self.conversations = conversations
+        self.budget = budget
+        self.silent_reply = silent_reply  # "success" (Official Account) or "" (WeCom)
+
+    def verify(self, query: Mapping[str, str]) -> str:
+        return self.codec.verify_url(query)
+
+    def receive(self, query: Mapping[str, str], body: bytes, base_url: str, started: float) -> CallbackResponse:
+        """Check, open and answer one callback; ``started`` (monotonic) is when it arrived."""
+        plaintext, encrypted = self.codec.open(query, body)
+        fields = parse_xml(plaintext)
+        user, account = _text(fields, "FromUserName"), _text(fields, "ToUserName")
+        msg_type = _text(fields, "MsgType").lower()
+        if not user or not msg_type:
+            raise MalformedCallback("消息缺少 FromUserName 或 MsgType")
+        produce = self._producer(msg_type, fields, user, base_url)
+        if produce is None:
+            return CallbackResponse(self.silent_reply)
+        msg_id = _text(fields, "MsgId")
+        dedupe_id = msg_id if msg_id and msg_type != "event" else f"{user}:{_text(fields, 'CreateTime')}"
+        reply = self.dispatcher.handle(dedupe_id, user, produce, started + self.budget)
+        if reply.text is None:
+            return CallbackResponse(self.silent_reply, user=user, later=reply.later)
+        xml = text_reply_xml(user, account, reply.text)
+        if encrypted:
+            xml = self.codec.encrypt(xml, query.get("nonce") or secrets.token_hex(8))
+        return CallbackResponse(xml, "application/xml", user=user, later=reply.later)
+
+    def _producer(self, msg_type: str, fields: Mapping[str, Any], user: str,
+                  base_url: str) -> Callable[[], list[str]] | None:
+        """What answers this message: None for events that need no reply."""
+        if msg_type == "event":
+            event = _text(fields, "Event").lower()
+            if event == "subscribe":
+                return lambda: [WELCOME]
+            return None  # unsubscribe, menu clicks, location reports…: nothing to say
+        if msg_type == "text":
+            question = _text(fields, "Content")
+        elif msg_type == "voice":
+            question = _text(fields, "Recognition")
+            if not question:
+                return lambda: [VOICE_UNRECOGNIZED]
+        else:
+            return lambda: [TEXT_ONLY]
+        if not question:
+            return lambda: [EMPTY_TEXT]
+        return lambda: self._answer(user, question, base_url)
+
+    def _answer(self, user: str, question: str, base_url: str) -> list[str]:
+        conversation_id = self.conversations.latest_for(self.channel, user)
+        try:
+            result = self.chat.answer(question, conversation_id, channel=self.channel, user_ref=user)
+        except InvalidQuestion as exc:
+            return [exc.message]
+        return split_message(format_answer(result.answer, result.citations, base_url))
+
+
+# --- building the two accounts from settings --------------------------------------------------
+
+def _build(settings: Settings, chat: ChatService, conversations: ConversationStore, state: SharedState, *,
+           enterprise: bool, token: str, aes_key: str, receiver_id: str) -> WeChatChannel:
+    name = "wework" if enterprise else "wechat"
+    codec = CallbackCodec(token=token, aes_key=aes_key, receiver_id=receiver_id,
+                          tolerance=settings.wechat_timestamp_tolerance, enterprise=enterprise)
+    account = work_account(settings) if enterprise else mp_account(settings)
+    dispatcher = Dispatcher(name, state, PlatformApi(account, state, settings.outbound_timeout),
+                            ThreadPoolExecutor(4, thread_name_prefix=name),
+                            passive=not enterprise, placeholder=None if enterprise else PLACEHOLDER,
+                            log_personal_data=settings.log_personal_data)
+    return WeChatChannel(name, codec, dispatcher, chat, conversations, budget=settings.wechat_reply_budget,
+                         silent_reply="" if enterprise else "success")
+
+
+def build_mp_channel(settings: Settings, chat: ChatService, conversations: ConversationStore,
+                     state: SharedState) -> WeChatChannel:
+    """The Official Account: passive replies within the budget, the customer-service API after it."""
+    if not settings.wechat_mp_token:
+        raise ChannelNotConfigured("微信公众号接入未启用：请先配置 KUNRUYI_WECHAT_MP_TOKEN")
+    if settings.wechat_mp_aes_key and not settings.wechat_mp_app_id:
+        raise BackendUnavailable("已配置 EncodingAESKey，但缺少 KUNRUYI_WECHAT_MP_APP_ID，无法解密消息")
+    return _build(settings, chat, conversations, state, enterprise=False, token=settings.wechat_mp_token,
+                  aes_key=settings.wechat_mp_aes_key, receiver_id=settings.wechat_mp_app_id)
+
+
+def build_work_channel(settings: Settings, chat: ChatService, conversations: ConversationStore,
+                       state: SharedState) -> WeChatChannel:
+    """The WeCom app: always encrypted; every answer goes out through the message-send API."""
+    if not settings.wework_token:
+        raise ChannelNotConfigured("企业微信接入未启用：请先配置 KUNRUYI_WEWORK_TOKEN")
+    if not (settings.wework_aes_key and settings.wework_corp_id):
+        raise BackendUnavailable("企业微信配置不完整：需要 KUNRUYI_WEWORK_AES_KEY 和 KUNRUYI_WEWORK_CORP_ID")
+    return _build(settings, chat, conversations, state, enterprise=True, token=settings.wework_token,
+                  aes_key=settings.wework_aes_key, receiver_id=settings.wework_corp_id)

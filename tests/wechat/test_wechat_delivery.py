@@ -1,0 +1,162 @@
+"""The 5-second rule, retries, refused deliveries and long answers: every answer arrives, once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from app.wechat.api import PlatformApi, mp_account
+from app.wechat.formatting import format_answer, split_message
+from app.wechat.service import PLACEHOLDER
+from tests.wechat.conftest import PUBLIC_URL, SHORT_BUDGET, ask, post, reply_text
+
+SETTLE_SECONDS = 1.0  # after the expected delivery, time for a duplicate to show up (there must be none)
+
+
+def _concurrently(url: str, request, count: int = 3) -> list[httpx.Response]:
+    """The same callback POSTed ``count`` times at once, as WeChat's retries can overlap."""
+    barrier = threading.Barrier(count)
+    responses: list[httpx.Response] = []
+
+    def send():
+        with httpx.Client(base_url=url, timeout=30) as client:
+            barrier.wait()
+            responses.append(post(client, request))
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return responses
+
+
+def _texts(mp, responses) -> list[str]:
+    return sorted(reply_text(mp, r) if r.text != "success" else "success" for r in responses)
+
+
+def test_slow_answer_replies_within_the_budget_and_arrives_once_through_the_api(
+        make_wechat_client, slow_llm, fake_wechat, mp, openid):
+    client = make_wechat_client(wechat_reply_budget=SHORT_BUDGET)
+    response = post(client, ask(mp, openid))
+    assert reply_text(mp, response) == PLACEHOLDER
+    assert fake_wechat.messages == []  # the callback answered before the model did
+
+    delivered = fake_wechat.wait_for_messages(1)
+    time.sleep(SETTLE_SECONDS)
+    assert len(fake_wechat.messages) == 1
+    assert delivered[0]["kind"] == "mp" and delivered[0]["touser"] == openid
+    assert "30万元" in delivered[0]["content"] and "来源：《" in delivered[0]["content"]
+
+
+def test_three_concurrent_retries_compute_once_and_deliver_once(
+        make_wechat_app, live_server, slow_llm, fake_wechat, mp, openid):
+    server = live_server(make_wechat_app(wechat_reply_budget=SHORT_BUDGET))
+    calls = len(slow_llm.requests)
+    responses = _concurrently(server.url, ask(mp, openid))
+    assert _texts(mp, responses) == sorted([PLACEHOLDER, "success", "success"])
+
+    fake_wechat.wait_for_messages(1)
+    time.sleep(SETTLE_SECONDS)
+    assert [m["touser"] for m in fake_wechat.messages] == [openid]
+    assert "30万元" in fake_wechat.messages[0]["content"]
+    assert len(slow_llm.requests) - calls == 1
+
+
+def test_retries_five_seconds_apart_deliver_once(make_wechat_client, slow_llm, fake_wechat, mp, openid):
+    client = make_wechat_client(wechat_reply_budget=SHORT_BUDGET)
+    calls = len(slow_llm.requests)
+    request = ask(mp, openid)
+    replies = []
+    for i in range(3):
+        if i:
+            time.sleep(5)  # WeChat's retry interval
+        replies.append(post(client, request))
+    assert reply_text(mp, replies[0]) == PLACEHOLDER
+    assert [r.text for r in replies[1:]] == ["success", "success"]
+    time.sleep(SETTLE_SECONDS)
+    assert len(fake_wechat.messages) == 1 and "30万元" in fake_wechat.messages[0]["content"]
+    assert len(slow_llm.requests) - calls == 1
+
+
+def test_concurrent_retries_of_a_quick_answer_get_one_passive_reply(
+        make_wechat_app, live_server, fast_llm, fake_wechat, mp, openid):
+    server = live_server(make_wechat_app())
+    responses = _concurrently(server.url, ask(mp, openid))
+    texts = _texts(mp, responses)
+    assert texts[:2] == ["success", "success"] and "30万元" in texts[2]
+    time.sleep(SETTLE_SECONDS)
+    assert fake_wechat.attempts == []  # delivered passively, never also through the API
+
+
+def test_refused_delivery_is_kept_and_comes_first_on_the_next_message(
+        make_wechat_client, slow_llm, fake_wechat, mp, openid):
+    slow_client = make_wechat_client(wechat_reply_budget=SHORT_BUDGET)
+    fake_wechat.fail_next(45015)  # the user's 48-hour window is closed
+    assert reply_text(mp, post(slow_client, ask(mp, openid))) == PLACEHOLDER
+    attempts = fake_wechat.wait_for_attempts(1)
+    assert attempts[0]["errcode"] == 45015 and fake_wechat.messages == []
+    time.sleep(0.5)  # the refused part is stored right after the refusal
+
+    slow_llm.delay_seconds = 0.0
+    slow_llm.reply = "专精特新“小巨人”企业可获得50万元奖励[1]。"
+    client = make_wechat_client()  # another app (worker) over the same shared state
+    second = post(client, ask(mp, openid, content="专精特新企业有什么奖励？"))
+    assert "30万元" in reply_text(mp, second)  # the kept answer first …
+    delivered = fake_wechat.wait_for_messages(1)
+    assert len(delivered) == 1 and "50万元" in delivered[0]["content"]  # … then the new one
+    time.sleep(SETTLE_SECONDS)
+    assert len(fake_wechat.messages) == 1
+
+
+def test_a_5kb_answer_arrives_in_parts_that_join_back_to_the_whole(
+        make_wechat_client, fast_llm, fake_wechat, wechat_services, mp, openid):
+    sentence = "高新技术企业认定后可享受企业所得税减按15%的税率征收等优惠，昆山对首次认定的企业给予30万元奖励[1]。"
+    fast_llm.reply = sentence * (5200 // len(sentence.encode()) + 1)
+    client = make_wechat_client()
+    first = reply_text(mp, post(client, ask(mp, openid)))
+
+    conversations = wechat_services.conversations
+    stored = [m for m in conversations.history(conversations.latest_for("wechat", openid)) if m.role == "assistant"][-1]
+    whole = format_answer(stored.content, stored.citations, PUBLIC_URL)
+    assert len(whole.encode()) > 5000
+    fake_wechat.wait_for_messages(len(split_message(whole)) - 1)
+    time.sleep(SETTLE_SECONDS)
+    parts = [first] + [m["content"] for m in fake_wechat.messages]
+    assert len(parts) >= 3
+    assert all(len(p.encode("utf-8")) <= 2048 for p in parts)
+    assert "".join(parts) == whole
+
+
+def test_access_token_is_cached_shared_and_refreshed_once_when_rejected(
+        wechat_settings, fresh_state, fake_wechat, openid):
+    settings = wechat_settings()
+    api = PlatformApi(mp_account(settings), fresh_state, timeout=5)
+    other_worker = PlatformApi(mp_account(settings), fresh_state, timeout=5)
+    assert api.send_text(openid, "一").ok and other_worker.send_text(openid, "二").ok
+    assert len(fake_wechat.token_requests) == 1
+
+    fake_wechat.expire_tokens()
+    assert api.send_text(openid, "三").ok
+    assert len(fake_wechat.token_requests) == 2
+    assert [a["errcode"] for a in fake_wechat.attempts] == [0, 0, 40001, 0]
+
+    fake_wechat.fail_next(45015)
+    refused = api.send_text(openid, "四")
+    assert (refused.ok, refused.errcode) == (False, 45015)
+    assert [m["content"] for m in fake_wechat.messages] == ["一", "二", "三"]
+
+
+def test_send_failures_are_results_not_exceptions(wechat_settings, fresh_state, fake_wechat, openid):
+    wrong_secret = PlatformApi(mp_account(wechat_settings(wechat_mp_app_secret="wrong")), fresh_state, timeout=5)
+    result = wrong_secret.send_text(openid, "一")
+    assert not result.ok and result.errcode == 40001
+    unreachable = PlatformApi(mp_account(wechat_settings(wechat_api_base="http://127.0.0.1:1")), fresh_state,
+                              timeout=1)
+    result = unreachable.send_text(openid, "一")
+    assert not result.ok and result.errcode is None
+    unconfigured = PlatformApi(mp_account(wechat_settings(wechat_mp_app_id="", wechat_mp_app_secret="")),
+                               fresh_state, timeout=1)
+    assert not unconfigured.send_text(openid, "一").ok
