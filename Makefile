@@ -36,8 +36,9 @@ services:
 	bash .ci/services.sh
 
 # Browser tests drive Debian's Chromium through Playwright's Python package (never `playwright install`).
+# CJK fonts so that pages and docs/widget.png show Chinese rather than empty boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@(command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/opentype/noto ]) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk)
 
 test: $(STAMP_TEST) services browser
 	$(PY) -m pytest

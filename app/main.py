@@ -21,6 +21,7 @@ from app.services.chat import ChatService
 from app.services.retrieval import Retriever
 from app.services.corpus import CorpusService
 from app.settings import Settings, get_settings
+from app.web.security import install_web_security
 from ingest.pipeline import IngestService, build_ingest_service
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    install_web_security(app, settings)  # CORS from settings, CSP and other security headers
     app.add_exception_handler(KunruyiError, _error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
 

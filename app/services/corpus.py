@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from app.components.registry import DocumentRow
+from app.components.vector_store import Hit
 from app.errors import DocumentNotFound
 from ingest.pipeline import IngestService
 
@@ -52,3 +53,11 @@ class CorpusService:
         if row is None or row.status == "deleted":
             raise DocumentNotFound("未找到该文档")
         return row
+
+    def chunks(self, doc_id: str) -> tuple[DocumentRow, list[Hit]]:
+        """A live document and its current chunks in reading order (for the document page)."""
+        row = self.get_document(doc_id)
+        store = self.ingest.store
+        current = f"{doc_id}::{row.content_hash[:16]}::"
+        hits = [h for h in store.get(store.ids_where({"doc_id": doc_id})) if h.id.startswith(current)]
+        return row, sorted(hits, key=lambda h: int(h.metadata.get("chunk_index", 0)))
