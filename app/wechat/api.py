@@ -92,7 +92,9 @@ class PlatformApi:
             if cached:
                 return cached
         # One worker fetches; the others wait briefly for its result rather than invalidating it.
-        if not self.state.claim(self._token_key + ":lock", self.timeout + 1):
+        lock = self._token_key + ":lock"
+        locked = self.state.claim(lock, self.timeout + 1)
+        if not locked:
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -102,7 +104,8 @@ class PlatformApi:
         try:
             return self._fetch_token()
         finally:
-            self.state.delete(self._token_key + ":lock")
+            if locked:
+                self.state.delete(lock)
 
     def _fetch_token(self) -> str:
         if not self.account.configured:
@@ -131,19 +134,19 @@ class PlatformApi:
 
     def send_text(self, user: str, content: str) -> SendResult:
         payload = {"touser": user, "msgtype": "text", "text": {"content": content}, **self.account.send_fields}
-        # ensure_ascii=False: the platform counts bytes of the text as sent.
+        # ensure_ascii=False: the platform counts the bytes of the text as sent.
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
-            for attempt in (1, 2):
-                token = self.access_token(refresh=attempt == 2)
-                body = self._call("POST", self.account.send_path, params={"access_token": token}, content=data,
-                                  headers={"Content-Type": "application/json; charset=utf-8"})
-                errcode = int(body.get("errcode", 0) or 0)
-                if errcode in TOKEN_ERRORS and attempt == 1:
-                    continue
-                if errcode == 0 and body.get("invaliduser"):
-                    return SendResult(False, errcode, f"invaliduser {body['invaliduser']}")
-                return SendResult(errcode == 0, errcode, str(body.get("errmsg", "")))
+            body = self._post(data, self.access_token())
+            if int(body.get("errcode") or 0) in TOKEN_ERRORS:
+                body = self._post(data, self.access_token(refresh=True))
         except ApiError as exc:
             return SendResult(False, exc.errcode, exc.errmsg)
-        raise AssertionError("unreachable")  # pragma: no cover
+        errcode = int(body.get("errcode") or 0)
+        if errcode == 0 and body.get("invaliduser"):
+            return SendResult(False, errcode, f"invaliduser {body['invaliduser']}")
+        return SendResult(errcode == 0, errcode, str(body.get("errmsg", "")))
+
+    def _post(self, data: bytes, token: str) -> dict[str, Any]:
+        return self._call("POST", self.account.send_path, params={"access_token": token}, content=data,
+                          headers={"Content-Type": "application/json; charset=utf-8"})

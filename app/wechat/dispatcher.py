@@ -123,10 +123,15 @@ class Dispatcher:
         return self._take(dedupe_id, user, parts) if parts is not None else Reply()
 
     def _wait_for_answer(self, dedupe_id: str, deadline: float) -> list[str] | None:
+        """The answer computed for an earlier arrival, if it is ready before the deadline and not yet sent."""
         while True:
-            if self.state.get(self._key("sent", dedupe_id)):
+            try:
+                if self.state.get(self._key("sent", dedupe_id)):
+                    return None
+                stored = self.state.get(self._key("answer", dedupe_id))
+            except Exception as exc:  # noqa: BLE001 - a retry then just says "success"
+                log.warning("%s shared state unavailable (%s)", self.name, type(exc).__name__)
                 return None
-            stored = self.state.get(self._key("answer", dedupe_id))
             if stored is not None:
                 return json.loads(stored)
             if time.monotonic() + POLL_SECONDS > deadline:
@@ -150,13 +155,20 @@ class Dispatcher:
                 parts = [ERROR_TEXT]
             parts = self._take_pending(user) + parts
             if self.passive:
-                self.state.set(self._key("answer", dedupe_id), json.dumps(parts, ensure_ascii=False), self.ttl)
+                self._publish(dedupe_id, parts)
             if handoff.offer(parts):
                 return
             if self._claim(self._key("sent", dedupe_id)):
                 self.deliver(user, parts)
         except Exception:  # noqa: BLE001 - a worker thread must log, never die silently
             log.exception("%s message=%s delivery failed", self.name, dedupe_id)
+
+    def _publish(self, dedupe_id: str, parts: list[str]) -> None:
+        """Make the answer visible to retries in any worker (they may reply with it passively)."""
+        try:
+            self.state.set(self._key("answer", dedupe_id), json.dumps(parts, ensure_ascii=False), self.ttl)
+        except Exception as exc:  # noqa: BLE001 - the waiting request and the API still deliver
+            log.warning("%s answer not shared (%s)", self.name, type(exc).__name__)
 
     def _take_pending(self, user: str) -> list[str]:
         try:
