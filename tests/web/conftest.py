@@ -1,5 +1,5 @@
 """Web widget fixtures: the app over a private copy of the sample index plus one hostile document,
-served by a real uvicorn once per module."""
+built once per session and served by a real uvicorn."""
 
 from __future__ import annotations
 
@@ -37,21 +37,21 @@ def build_web_services(data_dir, embedder, corpus_dir, **overrides) -> Services:
     return services
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def web_data(tmp_path_factory, sample_index):  # noqa: F811 - the fixture imported above
     data_dir = tmp_path_factory.mktemp("web") / "data"
     shutil.copytree(sample_index, data_dir)
     return data_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def web_services(web_data, embedder, sample_corpus_dir) -> Services:
     return build_web_services(web_data, embedder, sample_corpus_dir)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def web_server(web_services):
-    """The app on a real uvicorn for the whole module (Chromium talks to it over HTTP)."""
+    """The app on a real uvicorn (Chromium talks to it over HTTP); tests keep to their own conversations."""
     server = LiveServer(create_app(web_services.settings, services=web_services)).start()
     yield server
     server.stop()

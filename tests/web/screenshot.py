@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def serve(data_dir: Path | None):
         try:
             yield server.url
         finally:
+            logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # the forced stop is expected
             server.stop()
 
 

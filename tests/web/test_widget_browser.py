@@ -219,3 +219,14 @@ def test_server_stopped_mid_stream_then_retry(page, live_server, tmp_path, sampl
         expect(answer).to_contain_text("<b>加粗</b>与[点我](javascript:alert(1))")
         assert page.evaluate(SHADOW_LINKS) == ["https://www.ks.gov.cn/"]
         assert dialogs == []
+
+        # The stop button ends a slow answer where it is and gives the input back.
+        llm.piece_delay = 0.3
+        box.fill(QUESTION)
+        box.press("Enter")
+        expect(panel.locator(".kry-assistant[data-state=streaming]")).to_be_visible(timeout=30_000)
+        panel.get_by_role("button", name="停止生成").click()
+        stopped = panel.locator(".kry-assistant[data-state=stopped]")
+        expect(stopped).to_contain_text("已停止生成")
+        expect(panel.get_by_role("button", name="发送")).to_be_visible()
+        expect(error).to_be_hidden()
