@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.admin.service import AdminServices
 from app.components.conversations import ConversationStore
@@ -16,6 +17,8 @@ from app.components.keyword_index import KeywordIndex
 from app.components.reranker import create_reranker
 from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
+from app.ops.http import OpsMiddleware
+from app.ops.logs import configure_logging
 from app.services.answering import create_answerer
 from app.services.chat import ChatService
 from app.services.retrieval import Retriever
@@ -57,28 +60,39 @@ class Services:
                    state=create_shared_state(settings, registry.session_factory))
 
     def readiness(self) -> dict[str, str]:
+        """Each backend's state; a failing one says what is down, so an operator knows where to look."""
         checks: dict[str, str] = {}
-        try:
-            self.ingest.store.heartbeat()
-            self.ingest.store.count()
-            checks["index"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - report, do not raise
-            checks["index"] = f"unavailable: {type(exc).__name__}"
-        try:
-            self.ingest.registry.generation()
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["database"] = f"unavailable: {type(exc).__name__}"
-        try:
-            self.state.ping()
-            checks["state"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["state"] = f"unavailable: {type(exc).__name__}"
+        for name, probe, what in (
+            ("index", lambda: (self.ingest.store.heartbeat(), self.ingest.store.count()),
+             f"Chroma {self.settings.chroma_url or self.settings.chroma_path}"),
+            ("database", self.ingest.registry.generation, _safe_url(self.settings.sqlalchemy_url)),
+            ("state", self.state.ping, _safe_url(self.settings.redis_url) if self.settings.redis_url else "SQL"),
+        ):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - report, do not raise
+                checks[name] = f"unavailable: {what} ({type(exc).__name__})"
         return checks
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a SQLAlchemy-style URL
+        return url.split("@")[-1]
 
 
 def _error_handler(_request: Request, exc: KunruyiError) -> JSONResponse:
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
+
+
+def _database_handler(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return JSONResponse({"error": "backend_unavailable", "message": "数据库暂时不可用，请稍后重试"}, status_code=503)
 
 
 def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,16 +113,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    configure_logging(settings)
+    app.add_middleware(OpsMiddleware, settings=settings)  # request ids, metrics, access log, body cap
     install_web_security(app, settings)  # CORS from settings, CSP and other security headers
     app.add_exception_handler(KunruyiError, _error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(OperationalError, _database_handler)
+    app.add_exception_handler(InterfaceError, _database_handler)
 
     from app.admin import router as admin
     from app.api import chat, documents, health
+    from app.ops import router as ops
     from app.web import router as web
     from app.wechat import router as wechat
 
     app.include_router(health.router)
+    app.include_router(ops.router)      # /metrics
     app.include_router(chat.router)
     app.include_router(documents.router)
     app.include_router(web.router)      # widget, demo page, document pages, handoff

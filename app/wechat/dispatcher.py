@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from app.components.shared_state import SharedState
+from app.ops.metrics import WECHAT_DELIVERIES
 from app.wechat.api import PlatformApi, SendResult
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class Dispatcher:
         return True
 
     def _record_delivery(self, via: str, user: str, result: SendResult) -> None:
-        """The one place every delivery outcome passes (a metrics counter belongs here)."""
+        """The one place every delivery outcome passes (logged and counted in /metrics)."""
+        WECHAT_DELIVERIES.labels(self.name, f"{via}_{'ok' if result.ok else 'failed'}").inc()
         log.info("%s delivery via=%s user=%s ok=%s errcode=%s errmsg=%s", self.name, via, self._user(user),
                  result.ok, result.errcode, result.errmsg)
