@@ -8,10 +8,14 @@ import shutil
 
 from playwright.sync_api import expect
 from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from app.components.conversations import FeedbackRow
 from app.main import Services, create_app
 from app.settings import Settings
+from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.web.conftest import QUESTION, XSS_DOC_ID, XSS_QUESTION
 
@@ -230,3 +234,51 @@ def test_server_stopped_mid_stream_then_retry(page, live_server, tmp_path, sampl
         expect(stopped).to_contain_text("已停止生成")
         expect(panel.get_by_role("button", name="发送")).to_be_visible()
         expect(error).to_be_hidden()
+
+
+# A page on another origin whose own CSS is hostile to anything it could reach.
+HOST_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><style>
+  * { font-size: 40px !important; color: red !important; }
+  button, div, section, textarea { display: none !important; }
+</style></head><body><h1>某某高新区管委会</h1>
+<script src="{app}/widget.js" data-title="高新区企业服务" data-color="#0a7d44" data-position="left"
+        data-suggestions="研发费用有补贴吗？|人才公寓怎么申请？" defer></script></body></html>"""
+
+
+def host_site(live_server, app_url: str) -> str:
+    """Another website (another origin on this machine) that embeds the widget; returns its URL."""
+    page = HOST_PAGE.replace("{app}", app_url)
+    site = Starlette(routes=[Route("/", lambda _request: HTMLResponse(page))])
+    return live_server(site).url
+
+
+def open_on(page, site_url: str):
+    page.goto(site_url + "/")
+    page.get_by_role("button", name="打开高新区企业服务").click()
+    panel = page.get_by_role("dialog", name="高新区企业服务")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def test_foreign_site_with_hostile_css_needs_its_origin_allowed(page, web_server, web_services, live_server):
+    # Same origin only (the default): the widget shows, unharmed by the page's CSS, but the
+    # browser refuses its API call.
+    panel = open_on(page, host_site(live_server, web_server.url))
+    expect(panel.get_by_role("group", name="推荐问题").get_by_role("button")).to_have_text(
+        ["研发费用有补贴吗？", "人才公寓怎么申请？"])
+    assert page.locator(".kry-panel").evaluate("e => getComputedStyle(e).fontSize") == "15px"
+    assert page.locator(".kry-panel").evaluate("e => e.getBoundingClientRect().left") == 20  # data-position
+    assert page.locator(".kry-header").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(10, 125, 68)"
+    box = page.get_by_role("textbox", name="输入您的问题")
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(panel.get_by_role("alert")).to_contain_text("网络连接失败")
+    expect(box).to_have_value(QUESTION)
+
+    # With the site's origin in KUNRUYI_CORS_ORIGINS, the same page gets its answer.
+    port = free_port()
+    site = host_site(live_server, f"http://127.0.0.1:{port}")
+    settings = web_services.settings.model_copy(update={"cors_origins": site})
+    live_server(create_app(settings, services=web_services), port=port)
+    panel = open_on(page, site)
+    expect(ask(page, QUESTION)).to_contain_text("200万元")
