@@ -22,7 +22,7 @@
 
   function $(id) { return document.getElementById(id); }
 
-  /* Build an element; children are strings (set as text) or nodes. Never uses innerHTML. */
+  /* Build an element; children are strings (set as text) or nodes. Server text is never parsed as HTML. */
   function el(tag, props) {
     var node = document.createElement(tag);
     Object.keys(props || {}).forEach(function (key) {
