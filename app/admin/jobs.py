@@ -27,6 +27,7 @@ from app.admin.auth import Principal
 from app.components.database import Base
 from app.components.registry import DocumentStatus
 from app.errors import DocumentConflict, DocumentNotFound, RecordNotFound, KunruyiError, UnsupportedDocument
+from app.ops.metrics import INGEST_JOBS
 from ingest.pipeline import IngestService, PreparedDocument
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class JobStore:
                 row.started_at = _now()
             elif status in (DONE, FAILED, INTERRUPTED):
                 row.finished_at = _now()
+                INGEST_JOBS.labels(status).inc()
             if reset_items or status == INTERRUPTED:
                 items = [dict(item) for item in row.items]
                 for item in items:

@@ -45,12 +45,13 @@ class CorpusService:
         self.ingest = ingest
 
     def list_documents(self, category: str | None = None) -> list[DocumentSummary]:
+        """Documents citizens can see: live and served (a first upload still indexing is not)."""
         rows = self.ingest.registry.live()
-        return [DocumentSummary.from_row(r) for r in rows if category in (None, r.category)]
+        return [DocumentSummary.from_row(r) for r in rows if r.active_hash and category in (None, r.category)]
 
     def get_document(self, doc_id: str) -> DocumentRow:
         row = self.ingest.registry.get(doc_id)
-        if row is None or row.status == "deleted":
+        if row is None or row.status == "deleted" or not row.active_hash:
             raise DocumentNotFound("未找到该文档")
         return row
 
@@ -58,6 +59,6 @@ class CorpusService:
         """A live document and its current chunks in reading order (for the document page)."""
         row = self.get_document(doc_id)
         store = self.ingest.store
-        current = f"{doc_id}::{row.content_hash[:16]}::"
+        current = f"{doc_id}::{row.active_hash[:16]}::"  # the served version, also during a replace
         hits = [h for h in store.get(store.ids_where({"doc_id": doc_id})) if h.id.startswith(current)]
         return row, sorted(hits, key=lambda h: int(h.metadata.get("chunk_index", 0)))

@@ -113,6 +113,8 @@ def test_replace_while_serving(make_admin, gate):
     assert all(c["chunk_id"].startswith(v1_prefix) for c in cites(answer, "firefly")), answer["citations"]
     listed = app.client.get("/api/admin/documents", params={"q": "萤火虫"}, headers=VIEWER).json()[0]
     assert (listed["status"], listed["serving"]) == ("indexing", True)
+    page = app.client.get("/documents/firefly").text  # the citizens' document page shows the served text
+    assert "三百二十七元" in page and "六百五十一元" not in page
 
     gate.release.set()
     job = app.wait_job(job_id)
@@ -143,11 +145,14 @@ def test_a_document_never_activated_answers_nothing(make_admin, gate):
     assert keyword_ids(app, "firefly") == []
     answer = app.ask(FIREFLY_QUESTION)
     assert not cites(answer, "firefly") and "三百二十七元" not in answer["answer"]
-    assert app.client.get("/api/documents").json() and all(
-        d["doc_id"] != "firefly" or d["status"] == "indexing" for d in app.client.get("/api/documents").json())
+    listed = app.client.get("/api/documents").json()
+    assert listed and "firefly" not in {d["doc_id"] for d in listed}, "citizens never see a half-indexed upload"
+    assert app.client.get("/documents/firefly").status_code == 404
     gate.release.set()
     assert app.wait_job(response.json()["id"])["status"] == "done"
     assert cites(app.ask(FIREFLY_QUESTION), "firefly")
+    assert "firefly" in {d["doc_id"] for d in app.client.get("/api/documents").json()}
+    assert app.client.get("/documents/firefly").status_code == 200
 
 
 def test_delete_removes_chunks_from_both_indexes_and_keeps_the_record(make_admin):
