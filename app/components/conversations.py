@@ -152,9 +152,19 @@ class ConversationStore:
             return session.get(MessageRow, message_id)
 
     def add_feedback(self, message_id: str, rating: str, comment: str | None) -> int:
+        """One feedback row per answer: a second click or a later comment updates it (the widget
+        sends the thumb first and the comment afterwards), so staff counts each answer once."""
         with self._sessions.begin() as session:
-            row = FeedbackRow(message_id=message_id, rating=rating, comment=comment)
-            session.add(row)
+            row = session.scalars(select(FeedbackRow).where(FeedbackRow.message_id == message_id)
+                                  .order_by(FeedbackRow.id.desc()).limit(1)).first()
+            if row is None:
+                row = FeedbackRow(message_id=message_id, rating=rating, comment=comment)
+                session.add(row)
+            else:
+                row.rating = rating
+                if comment:
+                    row.comment = comment
+                row.created_at = _now()
             session.flush()
             return row.id
 

@@ -22,9 +22,13 @@ def sample_index(full_corpus_index) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_services(sample_index, embedder, sample_corpus_dir) -> Services:
+def sample_services(sample_index, embedder, sample_corpus_dir, tmp_path_factory) -> Services:
+    """Services over a private copy, so that the conversations these tests write never reach the
+    pristine sample index that other folders copy."""
+    data_dir = tmp_path_factory.mktemp("chat-services") / "data"
+    shutil.copytree(sample_index, data_dir)
     # These tests ask hundreds of questions from one address; rate limits have tests of their own.
-    return Services.build(Settings(_env_file=None, data_dir=sample_index, corpus_dir=sample_corpus_dir,
+    return Services.build(Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir,
                                    rate_limit_per_ip=0, rate_limit_per_conversation=0), embedder=embedder)
 
 

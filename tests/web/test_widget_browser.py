@@ -84,7 +84,7 @@ def test_ask_cite_rate_hand_off_and_reload(page, web_server, web_services):
     expect(card).to_be_hidden()
     expect(panel).to_be_visible()
 
-    # Thumbs down with a comment: both reach the database.
+    # Thumbs down, then a comment: one row per answer holds both.
     answer.get_by_role("button", name="没帮助").click()
     expect(answer.get_by_role("status")).to_have_text("感谢您的反馈！")
     answer.get_by_role("textbox", name="补充说明（选填）").fill("希望写明申报时间")
@@ -94,7 +94,7 @@ def test_ask_cite_rate_hand_off_and_reload(page, web_server, web_services):
     answer_id = [m for m in web_services.conversations.history(conv) if m.role == "assistant"][-1].id
     with web_services.ingest.registry.session_factory() as session:
         rows = session.scalars(select(FeedbackRow).where(FeedbackRow.message_id == answer_id)).all()
-    assert [(r.rating, r.comment) for r in rows] == [("down", None), ("down", "希望写明申报时间")]
+    assert [(r.rating, r.comment) for r in rows] == [("down", "希望写明申报时间")]
 
     # 转人工: contact details shown at once; a request stored with the conversation.
     panel.get_by_role("button", name="转人工服务").click()
