@@ -1,6 +1,7 @@
-"""Two uvicorn workers (`python -m app`, KUNRUYI_WORKERS=2) on a Chroma server, PostgreSQL and Redis
-behave as one service: shared rate limits, and an ingest by another process is answered by every
-worker within seconds. Without a Chroma server, several workers are refused at start."""
+"""Several workers and instances (`python -m app`, KUNRUYI_WORKERS=2, plus a second instance) on a
+Chroma server, PostgreSQL and Redis behave as one service: shared rate limits, and an ingest by
+another process is answered everywhere within seconds. Without a Chroma server, several workers
+are refused at start."""
 
 from __future__ import annotations
 
@@ -50,35 +51,53 @@ def _ask(url: str, question: str, client_ip: str) -> httpx.Response:
         return client.post(f"{url}/api/chat", json={"message": question}, headers={"X-Forwarded-For": client_ip})
 
 
-def test_two_workers_on_servers_behave_as_one(tmp_path, server_env, make_corpus):
+def _start(env: dict[str, str], cwd: Path, name: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(cwd / f"{name}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "app"], env={**env, "KUNRUYI_PORT": str(port)}, cwd=cwd,
+                            stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.5)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_workers_and_machines_on_servers_behave_as_one(tmp_path, server_env, make_corpus):
+    """One `python -m app` with 2 workers plus a second instance (another "machine") on the same
+    Chroma server, PostgreSQL and Redis. Requests alternate between the two instances, so the
+    shared state is exercised deterministically (the kernel may give all of one instance's
+    connections to the same worker)."""
     corpus = make_corpus(*SMALL_CORPUS)
     _ingest([corpus], server_env, tmp_path)
-    port = free_port()
-    env = {**server_env, "KUNRUYI_WORKERS": "2", "KUNRUYI_PORT": str(port)}
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    first, url_a = _start({**server_env, "KUNRUYI_WORKERS": "2"}, tmp_path, "a")
+    second, url_b = _start({**server_env, "KUNRUYI_DATA_DIR": str(tmp_path / "data-b")}, tmp_path, "b")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.5)
+        _wait_ready(first, url_a, tmp_path / "a.log")
+        _wait_ready(second, url_b, tmp_path / "b.log")
+        assert len(_children(first.pid)) >= 2, "KUNRUYI_WORKERS=2 starts two worker processes"
 
-        # Rate limits are counted once for all workers (per client IP from the trusted proxy).
+        # Rate limits are counted once for all workers and machines (per client IP from the trusted proxy).
         _fresh_window(20)
-        codes = [_ask(url, "高新技术企业认定有什么奖励？", "203.0.113.7").status_code for _ in range(14)]
+        codes = [_ask(url_a if i % 2 else url_b, "高新技术企业认定有什么奖励？", "203.0.113.7").status_code
+                 for i in range(14)]
         assert codes.count(200) == 10 and codes.count(429) == 4, codes
-        metrics_dir = tmp_path / "data" / "metrics"
-        pids = {p.name.rsplit("_", 1)[-1] for p in metrics_dir.glob("counter_*.db")}
-        assert len(pids) >= 2, f"both workers should have served requests: {pids}"
 
-        # A document ingested by another process is answered by every worker within seconds.
+        # A document ingested by another process is answered by every instance within seconds.
         question = "萤火虫示例补贴每家企业最多多少钱？"
         new_doc = tmp_path / "extra" / "firefly.md"
         new_doc.parent.mkdir()
@@ -86,19 +105,22 @@ def test_two_workers_on_servers_behave_as_one(tmp_path, server_env, make_corpus)
                            "# 昆山萤火虫友好园区示例补贴办法\n\n## 第一条 补贴标准\n\n"
                            "对建设萤火虫友好园区的企业，给予每家企业最高8.8万元的示例补贴。\n", encoding="utf-8")
         _ingest([corpus, new_doc.parent], server_env, tmp_path)
-        time.sleep(3)  # workers look for corpus changes every second (KUNRUYI_KEYWORD_REFRESH_SECONDS)
+        time.sleep(3)  # instances look for corpus changes every second (KUNRUYI_KEYWORD_REFRESH_SECONDS)
         for i in range(8):
-            answer = _ask(url, question, f"203.0.113.{20 + i}").json()
+            answer = _ask(url_a if i % 2 else url_b, question, f"203.0.113.{20 + i}").json()
             assert answer["grounded"], answer
             assert answer["citations"][0]["doc_id"] == "firefly-sample"
             assert "8.8万元" in answer["answer"]
+        metrics = httpx.get(f"{url_a}/metrics", timeout=10).text
+        assert 'kunruyi_answers_total{kind="grounded"}' in metrics
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        for proc in (first, second):
+            proc.send_signal(signal.SIGTERM)
+        for proc in (first, second):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def test_several_workers_on_embedded_chroma_are_refused(tmp_path):
