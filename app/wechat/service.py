@@ -7,6 +7,7 @@ message is answered once, passively or through the send API.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,9 @@ class WeChatChannel:
         if produce is None:
             return CallbackResponse(self.silent_reply)
         msg_id = _text(fields, "MsgId")
-        dedupe_id = msg_id if msg_id and msg_type != "event" else f"{user}:{_text(fields, 'CreateTime')}"
+        # Events carry no MsgId: FromUserName + CreateTime, hashed so the key (which is logged) holds no OpenID.
+        event_id = hashlib.sha256(f"{user}:{_text(fields, 'CreateTime')}".encode()).hexdigest()[:24]
+        dedupe_id = msg_id if msg_id and msg_type != "event" else f"event-{event_id}"
         reply = self.dispatcher.handle(dedupe_id, user, produce, started + self.budget)
         if reply.text is None:
             return CallbackResponse(self.silent_reply, user=user, later=reply.later)
