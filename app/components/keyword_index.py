@@ -98,6 +98,8 @@ class KeywordIndex:
                 return
             import bm25s
 
+            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+
             ids, metas, texts, corpus, cache = [], [], [], [], {}
             for chunk_id, meta, text in self._load_entries():
                 tokens = self._tokens_for(chunk_id, meta, text or "")
