@@ -29,6 +29,7 @@ from app.admin.schemas import (
     VersionPublic,
 )
 from app.admin.service import AdminServices
+from app.api.deps import SettingsDep
 from app.errors import InvalidAdminRequest, RecordNotFound, UploadRefused
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,9 +50,9 @@ pages = APIRouter(include_in_schema=False)
 # --- who am I ----------------------------------------------------------------------------------
 
 @api.get("/me", response_model=Me)
-def me(principal: PrincipalDep) -> Me:
-    """The signed-in staff member and role (used by the console to check a token)."""
-    return Me(name=principal.name, role=principal.role)
+def me(principal: PrincipalDep, settings: SettingsDep) -> Me:
+    """The signed-in staff member and role (used by the console to check a token), and the upload cap."""
+    return Me(name=principal.name, role=principal.role, upload_max_mb=settings.upload_max_mb)
 
 
 # --- documents ---------------------------------------------------------------------------------

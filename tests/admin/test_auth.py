@@ -37,7 +37,7 @@ def test_every_admin_route_needs_a_valid_token(make_admin):
 
 def test_viewer_reads_but_cannot_write(make_admin):
     app = make_admin(sample=False)
-    assert app.client.get("/api/admin/me", headers=VIEWER).json() == {"name": "bob", "role": "viewer"}
+    assert app.client.get("/api/admin/me", headers=VIEWER).json() == {"name": "bob", "role": "viewer", "upload_max_mb": 20}
     assert app.client.get("/api/admin/documents", headers=VIEWER).status_code == 200
     assert app.client.get("/api/admin/audit", headers=VIEWER).status_code == 200
     before = app.written()
@@ -50,7 +50,7 @@ def test_viewer_reads_but_cannot_write(make_admin):
     response = app.upload(("a.md", "# 标题测试文件\n\n这是一份用于权限测试的文件内容。".encode()), headers=VIEWER)
     assert response.status_code == 403
     assert app.written() == before
-    assert app.client.get("/api/admin/me", headers=EDITOR).json() == {"name": "alice", "role": "editor"}
+    assert app.client.get("/api/admin/me", headers=EDITOR).json() == {"name": "alice", "role": "editor", "upload_max_mb": 20}
 
 
 @pytest.mark.parametrize("tokens", ["", "alice:editor:nothex", "alice:owner:" + "0" * 64])
@@ -72,7 +72,7 @@ def test_token_command_prints_a_token_and_its_hashed_entry(make_admin, tmp_path)
     assert token not in entry
     app = make_admin(sample=False, admin_tokens=entry)
     assert app.client.get("/api/admin/me", headers={"Authorization": f"Bearer {token}"}).json() == {
-        "name": "carol", "role": "viewer"}
+        "name": "carol", "role": "viewer", "upload_max_mb": 20}
     bad = subprocess.run([sys.executable, "-m", "app.admin", "token", "--name", "x", "--role", "root"],
                          cwd=tmp_path, env=cli_env(tmp_path / "data"), capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0

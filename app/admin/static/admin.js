@@ -103,6 +103,7 @@
       $("console").hidden = false;
       $("who").hidden = false;
       $("who-name").textContent = who.name + "（" + (who.role === "editor" ? "编辑" : "只读") + "）";
+      $("upload-limit").textContent = String(who.upload_max_mb);
       document.body.classList.toggle("viewer", who.role !== "editor");
       loadDocuments();
     });
