@@ -1,10 +1,12 @@
 """Several workers and instances (`python -m app`, KUNRUYI_WORKERS=2, plus a second instance) on a
-Chroma server, PostgreSQL and Redis behave as one service: shared rate limits, and an ingest by
-another process is answered everywhere within seconds. Without a Chroma server, several workers
+Chroma server, PostgreSQL and Redis behave as one service: shared rate limits, staff jobs readable
+from any instance, and a document uploaded through one instance's staff API (or ingested by another
+process) is answered everywhere within seconds. Without a Chroma server, several workers
 are refused at start."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -22,6 +24,16 @@ from tests.ops.conftest import SMALL_CORPUS
 from tests.ops.test_faults import _fresh_window
 
 REDIS_DB = 9  # a database of its own on the shared Redis, flushed by this test
+EDITOR_TOKEN = "scale-out-editor-token"
+EDITOR = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
+FIREFLY_QUESTION = "萤火虫示例补贴每家企业最多多少钱？"
+FIREFLY = ("---\ntitle: 昆山萤火虫友好园区示例补贴办法\ndoc_id: firefly-sample\n---\n\n"
+           "# 昆山萤火虫友好园区示例补贴办法\n\n## 第一条 补贴标准\n\n"
+           "对建设萤火虫友好园区的企业，给予每家企业最高8.8万元的示例补贴。\n")
+STATION_QUESTION = "昆山示例充电驿站一共建了多少个？"
+STATION = ("---\ntitle: 昆山示例企业充电驿站建设通知\ndoc_id: station-sample\n---\n\n"
+           "# 昆山示例企业充电驿站建设通知\n\n## 一、建设规模\n\n"
+           "全市示例企业充电驿站共建成66个，覆盖各区镇工业园区。\n")
 
 
 def _env(data_dir: Path, **values: str) -> dict[str, str]:
@@ -36,7 +48,8 @@ def server_env(tmp_path, chroma_server, postgres_schema_url):
     redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
     return _env(tmp_path / "data", chroma_url=chroma_server, database_url=postgres_schema_url,
                 redis_url=f"redis://127.0.0.1:6379/{REDIS_DB}", chroma_collection=f"scale_{uuid.uuid4().hex[:8]}",
-                trusted_proxies="127.0.0.1", rate_limit_per_ip="10", rate_limit_per_conversation="0")
+                trusted_proxies="127.0.0.1", rate_limit_per_ip="10", rate_limit_per_conversation="0",
+                admin_tokens=f"ops:editor:{hashlib.sha256(EDITOR_TOKEN.encode()).hexdigest()}")
 
 
 def _ingest(paths, env, cwd) -> None:
@@ -97,20 +110,30 @@ def test_workers_and_machines_on_servers_behave_as_one(tmp_path, server_env, mak
                  for i in range(14)]
         assert codes.count(200) == 10 and codes.count(429) == 4, codes
 
-        # A document ingested by another process is answered by every instance within seconds.
-        question = "萤火虫示例补贴每家企业最多多少钱？"
-        new_doc = tmp_path / "extra" / "firefly.md"
-        new_doc.parent.mkdir()
-        new_doc.write_text("---\ntitle: 昆山萤火虫友好园区示例补贴办法\ndoc_id: firefly-sample\n---\n\n"
-                           "# 昆山萤火虫友好园区示例补贴办法\n\n## 第一条 补贴标准\n\n"
-                           "对建设萤火虫友好园区的企业，给予每家企业最高8.8万元的示例补贴。\n", encoding="utf-8")
-        _ingest([corpus, new_doc.parent], server_env, tmp_path)
+        # A document uploaded through the staff API of one instance is answered by every instance,
+        # and one ingested by another process (python -m ingest) too, within seconds.
+        upload = httpx.post(f"{url_a}/api/admin/documents", headers=EDITOR, timeout=60,
+                            files={"files": ("firefly.md", FIREFLY.encode("utf-8"), "text/markdown")})
+        assert upload.status_code == 202, upload.text
+        job = upload.json()
+        deadline = time.monotonic() + 120
+        while job["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.5)
+            job = httpx.get(f"{url_b}/api/admin/jobs/{job['id']}", headers=EDITOR, timeout=10).json()
+        assert job["status"] == "done", job
+        extra = tmp_path / "extra" / "station.md"
+        extra.parent.mkdir()
+        extra.write_text(STATION, encoding="utf-8")
+        _ingest([corpus, extra.parent], server_env, tmp_path)
         time.sleep(3)  # instances look for corpus changes every second (KUNRUYI_KEYWORD_REFRESH_SECONDS)
         for i in range(8):
+            question, doc_id, figure = ((FIREFLY_QUESTION, "firefly-sample", "8.8万元") if i < 4
+                                        else (STATION_QUESTION, "station-sample", "66个"))
             answer = _ask(url_a if i % 2 else url_b, question, f"203.0.113.{20 + i}").json()
             assert answer["grounded"], answer
-            assert answer["citations"][0]["doc_id"] == "firefly-sample"
-            assert "8.8万元" in answer["answer"]
+            assert answer["citations"][0]["doc_id"] == doc_id
+            assert figure in answer["answer"]
         metrics = httpx.get(f"{url_a}/metrics", timeout=10).text
         assert 'kunruyi_answers_total{kind="grounded"}' in metrics
     finally:
