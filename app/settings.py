@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         "昆山12345政务服务便民热线（24小时）、昆山市政务服务中心窗口或就近的企业服务驿站",
         description="Where a citizen gets help when the assistant cannot answer (shown in Chinese).",
     )
+    service_hours: str = Field(
+        "12345热线全天24小时；政务服务中心窗口工作日办理，午间延时服务，周六可预约办理（具体时间以各中心公告为准）",
+        description="When people can be reached, shown with the contact by 转人工 (Chinese).",
+    )
 
     # HTTP
     host: str = "127.0.0.1"

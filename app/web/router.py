@@ -103,12 +103,13 @@ class HandoffResponse(BaseModel):
 
 class ContactResponse(BaseModel):
     contact: str
+    hours: str
 
 
 @router.get("/api/handoff/contact", response_model=ContactResponse, tags=["handoff"])
 def handoff_contact(settings: SettingsDep) -> ContactResponse:
-    """How to reach a person: hotline and service centres (shown before any details are given)."""
-    return ContactResponse(contact=settings.service_contact)
+    """How to reach a person: hotline, service centres and their hours (shown before any details are given)."""
+    return ContactResponse(contact=settings.service_contact, hours=settings.service_hours)
 
 
 @router.post("/api/handoff", response_model=HandoffResponse, status_code=201, tags=["handoff"])

@@ -137,7 +137,8 @@ def test_cors_star_allows_any_origin(web_services):
 # --- handoff -------------------------------------------------------------------------------------
 
 def test_handoff_contact_is_the_configured_service_contact(web_client, web_services):
-    assert web_client.get("/api/handoff/contact").json() == {"contact": web_services.settings.service_contact}
+    assert web_client.get("/api/handoff/contact").json() == {"contact": web_services.settings.service_contact,
+                                                              "hours": web_services.settings.service_hours}
 
 
 def test_handoff_is_stored_with_the_conversation(web_client, web_services, conversation):

@@ -100,6 +100,7 @@ def test_ask_cite_rate_hand_off_and_reload(page, web_server, web_services):
     panel.get_by_role("button", name="转人工服务").click()
     handoff = page.get_by_role("dialog", name="转人工服务")
     expect(handoff).to_contain_text("12345")
+    expect(handoff).to_contain_text("服务时间：12345热线全天24小时")
     handoff.get_by_label("姓名（选填）").fill("张经理")
     handoff.get_by_label("联系电话（选填）").fill("abc")
     handoff.get_by_role("button", name="提交转人工请求").click()

@@ -657,7 +657,10 @@
     var self = this;
     if (this.contact) { target.textContent = this.contact; return; }
     fetch(this.api("/api/handoff/contact")).then(function (resp) { return resp.json(); })
-      .then(function (data) { self.contact = data.contact; target.textContent = data.contact; })
+      .then(function (data) {
+        self.contact = data.contact + (data.hours ? "。服务时间：" + data.hours : "");
+        target.textContent = self.contact;
+      })
       .catch(function () { target.textContent = "昆山12345政务服务便民热线"; });
   };
 
