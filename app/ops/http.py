@@ -11,6 +11,8 @@ import logging
 import time
 import uuid
 
+from app.admin.auth import TokenChecker
+from app.errors import KunruyiError
 from app.ops.logs import personal, request_id
 from app.ops.metrics import LATENCY, REQUESTS
 from app.settings import Settings
@@ -69,9 +71,23 @@ class OpsMiddleware:
         self.settings = settings
         self.trusted = settings.trusted_proxy_list
         self.upload_limit = int(settings.upload_max_mb * MB * UPLOAD_FILES_PER_REQUEST + MB)
+        self.staff = TokenChecker(settings.admin_tokens)
 
-    def body_limit(self, path: str) -> int:
-        return self.upload_limit if path.startswith(UPLOAD_PREFIX) else self.settings.max_body_bytes
+    def body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
+        """Staff uploads get the upload cap, but only with a valid editor token: FastAPI reads a form
+        before the admin router's auth runs, so an anonymous client must not stream 400 MB in first."""
+        if path.startswith(UPLOAD_PREFIX) and self._is_editor(headers.get(b"authorization", b"")):
+            return self.upload_limit
+        return self.settings.max_body_bytes
+
+    def _is_editor(self, authorization: bytes) -> bool:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        try:
+            return self.staff.principal(token.strip()).can_write
+        except KunruyiError:
+            return False
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -82,7 +98,7 @@ class OpsMiddleware:
         scope.setdefault("state", {})["client_ip"] = client_ip(scope, self.trusted)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
-        limit = self.body_limit(scope["path"])
+        limit = self.body_limit(scope["path"], headers)
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

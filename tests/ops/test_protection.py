@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+from app.admin.auth import hash_token
 from app.services.answering.prompts import SYSTEM_PROMPT
 from tests.chat.conftest import parse_sse
 from tests.fakes.openai_server import FakeOpenAI
 from tests.ops.test_faults import _fresh_window
 
 QUESTION = "高新技术企业认定有什么奖励？"
+EDITOR_TOKEN = "protection-test-editor-token"
 
 INJECTED_DOC = """---
 title: 昆山市示例人才公寓申请指南
@@ -54,7 +56,7 @@ def test_rate_limit_per_conversation(small_app):
 
 
 def test_oversized_bodies_get_413_everywhere(small_app):
-    client = small_app(max_body_bytes=4096)
+    client = small_app(max_body_bytes=4096, admin_tokens=f"ops:editor:{hash_token(EDITOR_TOKEN)}")
     big = {"message": "高" * 3000}
     for path in ("/api/chat", "/api/chat/stream", "/api/feedback", "/api/handoff"):
         response = client.post(path, json=big)
@@ -67,9 +69,15 @@ def test_oversized_bodies_get_413_everywhere(small_app):
 
     streamed = client.post("/api/chat", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413
-    # Uploads to the staff API have their own, larger cap (KUNRUYI_UPLOAD_MAX_MB per file).
-    assert client.post("/api/admin/documents", content=b"x" * 8000,
-                       headers={"content-type": "application/octet-stream"}).status_code != 413
+    # Uploads to the staff API have their own, larger cap (KUNRUYI_UPLOAD_MAX_MB per file), but only
+    # for a valid editor token: FastAPI reads a form before the admin auth runs.
+    upload = {"files": ("big.md", ("# 标题\n\n" + "正文。" * 2000).encode("utf-8"), "text/markdown")}
+    anonymous = client.post("/api/admin/documents", files=upload)
+    assert anonymous.status_code == 413
+    wrong = client.post("/api/admin/documents", files=upload, headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 413
+    staff = client.post("/api/admin/documents", files=upload, headers={"Authorization": f"Bearer {EDITOR_TOKEN}"})
+    assert staff.status_code == 202, staff.text
 
 
 def test_metrics_count_requests_and_answers_by_kind(small_app):
