@@ -173,9 +173,10 @@ class ChatService:
     def _stream_answer(self, ctx: AnswerContext):
         sent = ""
         if self.answerer is not self.fallback:
+            watch = guard.LeakWatch()
             try:
                 for piece in self.answerer.stream(ctx):
-                    if guard.leaks_prompt(sent + piece):
+                    if watch.feed(piece):
                         raise UnsafeOutput("model output repeats the system prompt")
                     sent += piece
                     yield StreamEvent("delta", {"text": piece})
