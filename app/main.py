@@ -19,6 +19,7 @@ from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
 from app.ops.http import OpsMiddleware
 from app.ops.logs import configure_logging
+from app.ops.ratelimit import RateLimiter
 from app.services.answering import create_answerer
 from app.services.chat import ChatService
 from app.services.retrieval import Retriever
@@ -41,6 +42,7 @@ class Services:
     conversations: ConversationStore
     admin: AdminServices
     state: SharedState  # dedupe, pending deliveries, tokens, rate limits (Redis or SQL)
+    limiter: RateLimiter
 
     @classmethod
     def build(cls, settings: Settings, embedder=None) -> "Services":
@@ -54,10 +56,11 @@ class Services:
         answerer, fallback = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(registry.session_factory)
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
+        state = create_shared_state(settings, registry.session_factory)
         return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
                    retriever=retriever, chat=chat, conversations=conversations,
                    admin=AdminServices.build(settings, ingest, conversations),
-                   state=create_shared_state(settings, registry.session_factory))
+                   state=state, limiter=RateLimiter(settings, state))
 
     def readiness(self) -> dict[str, str]:
         """Each backend's state; a failing one says what is down, so an operator knows where to look."""

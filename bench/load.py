@@ -135,6 +135,14 @@ class Stats:
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
+    def accepted(self, status: int) -> bool:
+        """Count a 429 (rate limited, not an error) or any other non-200 as an error."""
+        if status == 429:
+            self.rate_limited += 1
+        elif status != 200:
+            self.error(f"http_{status}")
+        return status == 200
+
 
 async def user(n: int, url: str, questions: list[str], stop_at: float, stats: Stats, rng: random.Random) -> None:
     headers = {"X-Forwarded-For": f"10.{n // 250}.{n % 250}.{rng.randint(1, 250)}"}
@@ -153,22 +161,14 @@ async def user(n: int, url: str, questions: list[str], stop_at: float, stats: St
                 if asked % 2 == 0:
                     response = await client.post("/api/chat", json=body)
                     elapsed = time.perf_counter() - started
-                    if response.status_code == 429:
-                        stats.rate_limited += 1
-                        continue
-                    if response.status_code != 200:
-                        stats.error(f"http_{response.status_code}")
+                    if not stats.accepted(response.status_code):
                         continue
                     data = response.json()
                     stats.first_byte.append(elapsed)
                 else:
                     data, first = None, None
                     async with client.stream("POST", "/api/chat/stream", json=body) as response:
-                        if response.status_code == 429:
-                            stats.rate_limited += 1
-                            continue
-                        if response.status_code != 200:
-                            stats.error(f"http_{response.status_code}")
+                        if not stats.accepted(response.status_code):
                             continue
                         event = None
                         async for line in response.aiter_lines():

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.components.conversations import ConversationStore
-from app.ops.ratelimit import RateLimiter
 from app.services.chat import ChatService
 from app.services.corpus import CorpusService
 from app.settings import Settings
@@ -36,11 +35,8 @@ def get_conversations(request: Request) -> ConversationStore:
 def check_rate(request: Request, conversation_id: str | None) -> None:
     """Chat endpoints: count this request against the client IP's and the conversation's limits
     (raises RateLimited, a Chinese 429)."""
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is None:
-        limiter = request.app.state.limiter = RateLimiter(request.app.state.settings, _services(request).state)
     ip = getattr(request.state, "client_ip", None) or (request.client.host if request.client else "unknown")
-    limiter.check(ip, conversation_id)
+    _services(request).limiter.check(ip, conversation_id)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
