@@ -99,11 +99,13 @@ def _database_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = "、".join(str(e["loc"][-1]) for e in exc.errors() if e.get("loc"))
-    return JSONResponse(
-        {"error": "invalid_request", "message": f"请求格式不正确（{fields}），请检查后重试", "detail": exc.errors()},
-        status_code=422,
-    )
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        message = "请求内容不是有效的 JSON，请检查后重试"
+    else:
+        fields = "、".join(str(e["loc"][-1]) for e in errors if e.get("loc"))
+        message = f"请求格式不正确（{fields}），请检查后重试"
+    return JSONResponse({"error": "invalid_request", "message": message, "detail": errors}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:

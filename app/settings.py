@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = Field(30, ge=0, description="Chat requests per minute per client IP; 0 = off.")
     rate_limit_per_conversation: int = Field(12, ge=0, description="Chat requests per minute per conversation; 0 = off.")
     trusted_proxies: str = Field("", description="Comma-separated proxy IPs whose X-Forwarded-For is believed.")
-    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body except admin uploads.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body except admin uploads.")
     log_format: Literal["text", "json"] = "text"
     log_personal_data: bool = Field(False, description="Log user messages and OpenIDs (off by default).")
 

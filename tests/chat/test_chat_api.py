@@ -87,7 +87,9 @@ def test_bad_messages_are_422_in_chinese(client):
         assert any("\u4e00" <= ch <= "\u9fff" for ch in response.json()["message"])
     response = client.post("/api/chat", json={"text": "缺少 message 字段"})
     assert response.status_code == 422
-    assert "请求格式不正确" in response.json()["message"]
+    assert "请求格式不正确（message）" in response.json()["message"]
+    response = client.post("/api/chat", content=b'{"mess', headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["message"] == "请求内容不是有效的 JSON，请检查后重试"
     response = client.post("/api/chat/stream", json={"message": " "})
     assert response.status_code == 422
 
