@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class DocumentMetadata:
     url: str | None = None
     source: str = ""
     sample: bool = False
+    # doc_ids of earlier policies this one replaces (their successor, named in answers about them)
+    replaces: list[str] = field(default_factory=list)
 
     def is_expired(self, today: dt.date | None = None) -> bool:
         return self.expires is not None and self.expires < (today or dt.date.today())
@@ -209,6 +211,13 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,，\s]+", str(value))
+    return [str(v).strip() for v in items if str(v).strip()][:20]
+
+
 def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentMetadata:
     """Merge declared metadata (front matter, sidecar, file properties) with what the text says."""
     unknown = set(declared) - set(DocumentMetadata.__dataclass_fields__) - {"tags"}
@@ -233,6 +242,7 @@ def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentM
         source=str(declared.get("source") or path.name),
         # A document that calls itself 示例 in its title is illustrative unless it says otherwise.
         sample=_as_bool(declared["sample"]) if "sample" in declared else "示例" in title,
+        replaces=_as_list(declared.get("replaces")),
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,127}", meta.doc_id):
         raise UnsupportedDocument(f"doc_id「{meta.doc_id}」无效：只能使用字母、数字、点、下划线和连字符")
