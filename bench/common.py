@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_FILES = sorted((ROOT / "bench" / "data").glob("eval_part_*.jsonl"))
+DATA_DIR = ROOT / "bench" / "data"
+# Tuning split (thresholds and weights are chosen on it) and the held-out split written before
+# tuning (issue 11); see bench/data/README.md for the fields.
+SPLIT_FILES = {"tune": DATA_DIR / "tune.jsonl", "heldout": DATA_DIR / "heldout.jsonl"}
+SPLITS = tuple(SPLIT_FILES)
+EVAL_FILES = list(SPLIT_FILES.values())
+REFUSAL_KINDS = ("no_evidence", "cheating", "account_status", "personal", "off_topic")
+
+# A fact is a substring, or a list of accepted alternatives (any one counts).
+Fact = Union[str, list[str]]
 CMRC_PATH = ROOT.parent / "shared" / "benchmarks" / "cmrc2018" / "cmrc2018_trial.json"
 
 
@@ -22,21 +31,54 @@ class EvalItem:
     question: str
     history: list[str]
     doc_id: str | None
-    facts: list[str]
+    facts: list[Fact]
+    category: str = ""
+    slot: str = ""
+    refuse: bool | None = None
+    refusal_kind: str | None = None
+    alt_doc_ids: list[str] = field(default_factory=list)
+    chain: str | None = None
+    turn: int | None = None
+    split: str = ""
+    note: str = ""
 
     @property
     def should_refuse(self) -> bool:
-        return self.doc_id is None
+        return self.refuse if self.refuse is not None else self.doc_id is None
+
+    @property
+    def relevant(self) -> set[str]:
+        """Documents whose retrieval counts as a hit: the answering one and its declared copies."""
+        return {d for d in [self.doc_id, *self.alt_doc_ids] if d}
+
+    @property
+    def is_follow_up(self) -> bool:
+        return bool(self.history)
 
 
-def load_eval() -> list[EvalItem]:
+def _item(d: dict[str, Any], split: str) -> EvalItem:
+    return EvalItem(
+        id=d["id"], type=d["type"], question=d["question"], history=d.get("history") or [],
+        doc_id=d.get("doc_id"), facts=d.get("facts") or [],
+        category=d.get("category") or ("refuse" if d.get("doc_id") is None else d["type"]),
+        slot=d.get("slot") or "other", refuse=d.get("should_refuse"), refusal_kind=d.get("refusal_kind"),
+        alt_doc_ids=d.get("alt_doc_ids") or [], chain=d.get("chain"), turn=d.get("turn"), split=split,
+        note=d.get("note") or "")
+
+
+def load_eval(split: str = "tune") -> list[EvalItem]:
+    """Items of one split (``tune``, ``heldout``) or of both (``both``), in file order.
+
+    The default is the tuning split: tests and tuning scripts must never read the held-out one.
+    """
+    names = SPLITS if split in ("both", "all") else (split,)
     items = []
-    for path in EVAL_FILES:
-        for line in path.read_text(encoding="utf-8").splitlines():
+    for name in names:
+        if name not in SPLIT_FILES:
+            raise ValueError(f"unknown split {name!r}: use one of {', '.join(SPLITS)} or both")
+        for line in SPLIT_FILES[name].read_text(encoding="utf-8").splitlines():
             if line.strip():
-                d = json.loads(line)
-                items.append(EvalItem(d["id"], d["type"], d["question"], d.get("history") or [],
-                                      d.get("doc_id"), d.get("facts") or []))
+                items.append(_item(json.loads(line), name))
     return items
 
 
