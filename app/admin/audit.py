@@ -31,8 +31,7 @@ class AuditRow(Base):
 
 class AuditLog:
     def __init__(self, session_factory: sessionmaker):
-        self._sessions = session_factory
-        Base.metadata.create_all(session_factory.kw["bind"], tables=[AuditRow.__table__])
+        self._sessions = session_factory  # the table is created by database.create_schema
 
     def record(self, actor: str, role: str, action: str, *, doc_id: str | None = None, version: int | None = None,
                job_id: str | None = None, detail: dict[str, Any] | None = None) -> None:

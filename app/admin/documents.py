@@ -67,6 +67,7 @@ class AdminDocuments:
         self.checker = checker
         self.jobs = jobs
         self.audit = audit
+        self.files = jobs.files  # uploaded originals: database row + local cache (app.components.file_store)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -130,8 +131,15 @@ class AdminDocuments:
                                        "如需更新请在文档详情中使用“替换文件”，或为新文档另填 doc_id")
             seen.add(doc_id)
             accepted.append((checked, overrides | {"doc_id": doc_id}))
-        items = [job_item(name=checked.name, doc_id=overrides["doc_id"], path=self.checker.store(checked),
-                          overrides=overrides) for checked, overrides in accepted]
+        items = []
+        try:
+            for checked, overrides in accepted:
+                items.append(job_item(name=checked.name, doc_id=overrides["doc_id"], overrides=overrides,
+                                      path=self.files.save(checked.data, checked.suffix)))
+        except Exception:
+            for item in items:  # all or nothing: a refused batch keeps none of its files
+                self._discard(Path(item["path"]))
+            raise
         job = self.jobs.submit("upload", items, principal)
         for item in items:
             self.audit.record(principal.name, principal.role, "upload", doc_id=item["doc_id"], job_id=job.id,
@@ -148,7 +156,7 @@ class AdminDocuments:
             self.ingest.prepare(checked.data, name=checked.name, suffix=checked.suffix, overrides=overrides)
         except KunruyiError as exc:
             raise _named(checked.name, exc)
-        path = self.checker.store(checked)
+        path = self.files.save(checked.data, checked.suffix)
         job = self.jobs.submit("replace", [job_item(name=checked.name, doc_id=doc_id, path=path,
                                                     overrides=overrides)], principal)
         self.audit.record(principal.name, principal.role, "replace", doc_id=doc_id, version=row.version,
@@ -197,16 +205,21 @@ class AdminDocuments:
                           job_id=job.id, detail={"documents": len(items), "all": doc_ids is None})
         return job
 
-    @staticmethod
-    def _stored_path(row: DocumentRow) -> Path:
-        if not row.path or not Path(row.path).is_file():
+    def _discard(self, path: Path) -> None:
+        self.files.forget(path.name)
+        path.unlink(missing_ok=True)
+
+    def _stored_path(self, row: DocumentRow) -> Path:
+        """The original on this machine (an upload received by another instance is fetched from the database)."""
+        path = self.files.local_path(row.path) if row.path else None
+        if path is None or not path.is_file():
             raise DocumentConflict(f"文档 {row.doc_id} 的原文件已不在服务器上，无法重新索引；请使用“替换文件”上传")
-        return Path(row.path)
+        return path
 
     @staticmethod
     def _sidecar_metadata(row: DocumentRow) -> dict[str, Any]:
         """Metadata from the old file's sidecar, carried over when a corpus file is replaced by an upload."""
-        side = sidecar_path(Path(row.path)) if row.path else None
+        side = sidecar_path(Path(row.path)) if row.path and Path(row.path).is_file() else None
         if side is None:
             return {}
         return clean_overrides({k: v for k, v in parse_sidecar(side.read_bytes()).items() if k in UPLOAD_FIELDS},

@@ -3,8 +3,13 @@
 Each job is a row with per-file items, so progress survives in the database and any worker
 can answer ``GET /api/admin/jobs/{id}``. One worker thread per process runs jobs in order
 (indexing is CPU-bound); it starts on the first job and ends when the queue has been idle.
-A job left ``running`` or ``queued`` by a process that died is marked ``interrupted`` at the
-next start and can be retried; its documents were never activated, so they answered nothing.
+A job left ``running`` or ``queued`` by a process that died is marked ``interrupted`` and can be
+retried from any instance; its documents were never activated, so they answered nothing. A dead
+process on this host is noticed at the next start (its pid is gone); on another host (a machine
+that died) by its lease: the owning process refreshes ``heartbeat_at`` every HEARTBEAT_SECONDS while
+it holds queued or running jobs, and any instance treats a job whose heartbeat is older than
+LEASE_SECONDS as interrupted. Uploaded originals are read through the shared FileStore, so a retry
+on another machine finds the file.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.admin.audit import AuditLog
 from app.admin.auth import Principal
 from app.components.database import Base
+from app.components.file_store import FileStore
 from app.components.registry import DocumentStatus
 from app.errors import DocumentConflict, DocumentNotFound, RecordNotFound, KunruyiError, UnsupportedDocument
 from app.ops.metrics import INGEST_JOBS
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED, INTERRUPTED = "queued", "running", "done", "failed", "interrupted"
 ITEM_INDEXING = "indexing"
 IDLE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+LEASE_SECONDS = 60.0  # a job whose owner has not refreshed it for this long is considered abandoned
 # host:pid:random — the random part tells this process from an earlier one that had the same pid.
 PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -62,6 +70,8 @@ class JobRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Refreshed by the owning process while the job is queued or running (added column, see database.py).
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def job_item(*, name: str, doc_id: str, path: Path | str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -89,19 +99,30 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
 class JobStore:
-    def __init__(self, session_factory: sessionmaker):
+    """Job rows. ``clock`` returns the current UTC time (tests move it to expire a lease)."""
+
+    def __init__(self, session_factory: sessionmaker, *, clock: Callable[[], dt.datetime] = _now,
+                 lease_seconds: float = LEASE_SECONDS):
         self._sessions = session_factory
-        Base.metadata.create_all(session_factory.kw["bind"], tables=[JobRow.__table__])
+        self.clock = clock
+        self.lease_seconds = lease_seconds
 
     def create(self, kind: str, items: list[dict[str, Any]], principal: Principal, owner: str) -> JobRow:
         with self._sessions.begin() as session:
             row = JobRow(id=uuid.uuid4().hex, kind=kind, status=QUEUED, total=len(items), done=0, items=items,
-                         message="排队中", created_by=principal.name, role=principal.role, owner=owner)
+                         message="排队中", created_by=principal.name, role=principal.role, owner=owner,
+                         heartbeat_at=self.clock())
             session.add(row)
             return row
 
     def get(self, job_id: str) -> JobRow:
+        self.expire_abandoned()
         with self._sessions() as session:
             row = session.get(JobRow, job_id)
         if row is None:
@@ -109,8 +130,31 @@ class JobStore:
         return row
 
     def recent(self, limit: int = 50) -> list[JobRow]:
+        self.expire_abandoned()
         with self._sessions() as session:
             return list(session.scalars(select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)))
+
+    def heartbeat(self, owner: str) -> int:
+        """Refresh the lease of every queued or running job of ``owner``."""
+        with self._sessions.begin() as session:
+            result = session.execute(update(JobRow).where(JobRow.owner == owner,
+                                                          JobRow.status.in_((QUEUED, RUNNING)))
+                                     .values(heartbeat_at=self.clock()))
+            return result.rowcount
+
+    def abandoned(self) -> list[JobRow]:
+        """Unfinished jobs of other processes whose lease ran out (their process or machine died)."""
+        limit = self.clock() - dt.timedelta(seconds=self.lease_seconds)
+        return [job for job in self.unfinished() if job.owner != PROCESS_OWNER
+                and _aware(job.heartbeat_at or job.started_at or job.created_at) < limit]
+
+    def expire_abandoned(self) -> list[str]:
+        expired = []
+        for job in self.abandoned():
+            self.set_status(job.id, INTERRUPTED, "任务所在的服务实例已停止响应，任务中断，可重试")
+            expired.append(job.id)
+            log.warning("job interrupted: lease expired id=%s kind=%s owner=%s", job.id, job.kind, job.owner)
+        return expired
 
     def unfinished(self) -> list[JobRow]:
         with self._sessions() as session:
@@ -123,6 +167,8 @@ class JobStore:
             row.status, row.message = status, message
             if owner is not None:
                 row.owner = owner
+            if status in (QUEUED, RUNNING):
+                row.heartbeat_at = self.clock()
             if status == RUNNING:
                 row.started_at = _now()
             elif status in (DONE, FAILED, INTERRUPTED):
@@ -145,6 +191,7 @@ class JobStore:
             items = [dict(item) for item in row.items]
             items[index].update(fields)
             row.items = items
+            row.heartbeat_at = self.clock()
             row.done = sum(item["status"] in (DONE, FAILED) for item in items)
 
 
@@ -158,6 +205,8 @@ class JobRunner:
         self.audit = audit
         # Passed to IngestService.index: runs when a version's chunks are written, before they are served.
         self.before_activate = before_activate
+        # Uploaded originals live in the database too, so any instance can (re)index them.
+        self.files = FileStore(ingest.registry.session_factory, ingest.settings.uploads_dir)
         self.corpus_lock = threading.RLock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -181,8 +230,9 @@ class JobRunner:
         return job
 
     def recover(self) -> list[str]:
-        """Mark jobs whose process has died as interrupted (called at start)."""
-        interrupted = []
+        """Mark jobs whose process has died (this host) or whose lease ran out (any host) as interrupted
+        (called at start; reads of jobs check leases again)."""
+        interrupted = self.store.expire_abandoned()
         for job in self.store.unfinished():
             if _owner_gone(job.owner):
                 self.store.set_status(job.id, INTERRUPTED, "服务重启时任务中断，可重试")
@@ -196,6 +246,17 @@ class JobRunner:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="admin-jobs", daemon=True)
                 self._thread.start()
+                threading.Thread(target=self._heartbeat, args=(self._thread,), name="admin-jobs-heartbeat",
+                                 daemon=True).start()
+
+    def _heartbeat(self, worker: threading.Thread) -> None:
+        """Keep this process's jobs leased while its worker thread lives (it ends when the queue is idle)."""
+        while worker.is_alive():
+            worker.join(HEARTBEAT_SECONDS)
+            try:
+                self.store.heartbeat(PROCESS_OWNER)
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the lease allows several
+                log.warning("job heartbeat failed: %s", type(exc).__name__)
 
     def _work(self) -> None:
         while True:
@@ -221,6 +282,9 @@ class JobRunner:
         for index, item in enumerate(job.items):
             if item["status"] == DONE:
                 continue
+            if index and self.store.get(job_id).owner != PROCESS_OWNER:
+                log.warning("job taken over by another instance id=%s; stopping here", job_id)
+                return
             self.store.update_item(job_id, index, status=ITEM_INDEXING, message="正在解析并建立索引")
             try:
                 with self.corpus_lock:
@@ -250,11 +314,12 @@ class JobRunner:
         registry = self.ingest.registry
         row = registry.get(item["doc_id"])
         if kind == "upload":
-            if row is not None and row.status != DocumentStatus.DELETED and row.path != item["path"]:
+            if (row is not None and row.status != DocumentStatus.DELETED
+                    and Path(row.path or "").name != Path(item["path"]).name):
                 raise DocumentConflict(f"文档 {item['doc_id']} 已存在，如需更新请使用“替换”")
         elif row is None or row.status == DocumentStatus.DELETED:
             raise DocumentNotFound("文档已被删除，未再索引")
-        path = Path(item["path"])
+        path = self.files.local_path(item["path"])  # another machine's upload: written back from the database
         if not path.is_file():
             raise UnsupportedDocument(f"原文件不存在：{path.name}")
         doc = self.ingest.prepare_file(path, overrides=item["overrides"])

@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+import importlib
+import logging
+import time
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Every module that defines tables. Schema creation and backups import them all, so that no table
+# is forgotten (issue 12, item 14: backups missed the staff jobs and the audit log).
+MODEL_MODULES = (
+    "app.components.registry",
+    "app.components.conversations",
+    "app.components.shared_state",
+    "app.components.file_store",
+    "app.admin.jobs",
+    "app.admin.audit",
+)
+# Columns added to existing tables after their first release (create_all never adds columns).
+# Each is nullable and added by create_schema when missing. (documents has its own list in registry.py.)
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "admin_jobs": ("heartbeat_at",),
+}
+# Any fixed number: the PostgreSQL advisory lock that serialises schema creation between processes.
+_SCHEMA_LOCK = 7_514_202_611
 
 
 class Base(DeclarativeBase):
@@ -34,9 +59,46 @@ def create_db_engine(settings: Settings) -> Engine:
                          connect_args=connect_args)
 
 
-def create_session_factory(engine: Engine) -> sessionmaker:
-    # Import the models so that create_all knows every table.
-    from app.components import conversations, registry, shared_state  # noqa: F401
+def import_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
 
-    Base.metadata.create_all(engine)
+
+def create_schema(engine: Engine) -> None:
+    """Create every missing table (and added column), safely when several processes start at once.
+
+    ``python -m app`` calls it once before uvicorn starts its workers; every worker calls it again
+    (through create_session_factory), which then finds nothing to do. On PostgreSQL an advisory lock
+    makes concurrent calls take turns (two workers used to race: UniqueViolation on pg_type); on
+    SQLite a concurrent "already exists" is retried.
+    """
+    import_models()
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+                Base.metadata.create_all(conn)
+                _add_columns(conn)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if engine.dialect.name != "sqlite" or "already exists" not in str(exc.orig) or attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _add_columns(conn) -> None:
+    inspector = inspect(conn)
+    for table_name, columns in ADDED_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table_name)}
+        table = Base.metadata.tables[table_name]
+        for name in columns:
+            if name not in present:
+                ddl = table.c[name].type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {ddl}"))
+                log.info("schema: added column %s.%s", table_name, name)
+
+
+def create_session_factory(engine: Engine) -> sessionmaker:
+    create_schema(engine)
     return sessionmaker(engine, expire_on_commit=False)

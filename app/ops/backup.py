@@ -4,8 +4,10 @@ The archive (tar.gz) holds everything a deployment cannot recompute cheaply:
 
 - ``manifest.json``: format version, time, embedding model, data dir, row and chunk counts;
 - ``tables/<table>.jsonl``: every SQL table (documents and their versions, conversations,
-  messages, feedback, handoffs, jobs, audit log ...), one JSON object per row;
-- ``files/...``: the source file (and sidecar) of every document the registry knows;
+  messages, feedback, handoffs, staff jobs, audit log, stored uploads ...), one JSON object per row
+  (binary columns as ``{"$base64": ...}``); the list of tables is database.MODEL_MODULES;
+- ``files/...``: the source file (and sidecar) of every document the registry knows (an upload
+  received by another machine is taken from the database; a file found nowhere is reported);
 - ``chunks.jsonl``: every chunk in Chroma with its text, metadata and vector.
 
 Restore writes into an EMPTY deployment (it refuses otherwise), which may use other backends
@@ -17,6 +19,7 @@ is the same; with another model every chunk is embedded again.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import io
 import json
@@ -28,9 +31,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 import numpy as np
-from sqlalchemy import Date, DateTime, Engine, Table, func, select
+from sqlalchemy import Date, DateTime, Engine, LargeBinary, Table, func, select
 
-from app.components.database import Base, create_db_engine, create_session_factory
+from app.components.database import Base, create_db_engine, create_schema
 from app.errors import KunruyiError
 from app.settings import Settings, get_settings
 
@@ -50,11 +53,14 @@ class BackupSummary:
     files: int
     chunks: int
     reembedded: bool = False
+    missing_files: list[str] | None = None  # documents whose original was found neither on disk nor in the database
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$base64": base64.b64encode(bytes(value)).decode("ascii")}
     return value
 
 
@@ -66,11 +72,13 @@ def _restore_value(table: Table, column: str, value: Any) -> Any:
         return dt.datetime.fromisoformat(value)
     if isinstance(col_type, Date):
         return dt.date.fromisoformat(value)
+    if isinstance(col_type, LargeBinary) and isinstance(value, dict):
+        return base64.b64decode(value["$base64"])
     return value
 
 
 def _tables(engine: Engine) -> list[Table]:
-    create_session_factory(engine)  # imports every model module and creates missing tables
+    create_schema(engine)  # imports every model module (database.MODEL_MODULES) and creates missing tables
     return list(Base.metadata.sorted_tables)
 
 
@@ -97,22 +105,35 @@ def export_backup(settings: Settings, target: Path, *, store=None) -> BackupSumm
     tables = _tables(engine)
     counts: dict[str, int] = {}
     files = 0
+    missing: list[str] = []
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     with tarfile.open(tmp, "w:gz") as tar, engine.connect() as conn:
         documents: list[dict[str, Any]] = []
+        stored_rows: list[dict[str, Any]] = []
         for table in tables:
             rows = [{k: _jsonable(v) for k, v in row._mapping.items()} for row in conn.execute(select(table))]
             counts[table.name] = len(rows)
             _add_bytes(tar, f"tables/{table.name}.jsonl", _jsonl(iter(rows)))
             if table.name == "documents":
                 documents = rows
+            elif table.name == "stored_files":
+                stored_rows = rows
+        stored = {r["name"]: r["data"]["$base64"] for r in stored_rows}
         for row in documents:
             path = Path(row["path"]) if row.get("path") else None
-            if path is None or not path.is_file():
+            if path is None:
                 continue
-            for item in [path, *_sidecars(path)]:
-                tar.add(item, arcname=f"files/{row['doc_id']}/{item.name}")
+            if path.is_file():
+                for item in [path, *_sidecars(path)]:
+                    tar.add(item, arcname=f"files/{row['doc_id']}/{item.name}")
+            elif path.name in stored:  # an upload another machine received
+                _add_bytes(tar, f"files/{row['doc_id']}/{path.name}", base64.b64decode(stored[path.name]))
+            else:
+                missing.append(row["doc_id"])
+                log.warning("backup: the original of %s (%s) is on no disk here and not in the database",
+                            row["doc_id"], path)
+                continue
             files += 1
         if store is None:
             client = connect(settings)
@@ -127,10 +148,11 @@ def export_backup(settings: Settings, target: Path, *, store=None) -> BackupSumm
             "format": FORMAT_VERSION, "created": dt.datetime.now(dt.timezone.utc).isoformat(),
             "embedding_model": store.model_name, "embedding_dim": store.dimension,
             "data_dir": str(settings.data_dir.resolve()), "tables": counts, "files": files, "chunks": len(chunks),
+            "missing_files": missing,
         }
         _add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
     tmp.replace(target)
-    return BackupSummary(tables=counts, files=files, chunks=len(chunks))
+    return BackupSummary(tables=counts, files=files, chunks=len(chunks), missing_files=missing)
 
 
 def _member_text(tar: tarfile.TarFile, name: str) -> str:
@@ -267,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = export_backup(settings, args.file)
             print(f"已导出：{summary.files} 个文件，{summary.chunks} 个片段，"
                   f"{sum(summary.tables.values())} 行数据 -> {args.file}")
+            if summary.missing_files:
+                print(f"警告：{len(summary.missing_files)} 个文档的原文件在本机和数据库中都找不到，未能备份："
+                      f"{'、'.join(summary.missing_files)}", file=sys.stderr)
         else:
             summary = restore_backup(settings, args.file)
             note = "（嵌入模型不同，已重新向量化）" if summary.reembedded else ""

@@ -113,3 +113,39 @@ def _env(data_dir):
     env = cli_env(data_dir)
     env.pop("KUNRUYI_CORPUS_DIR", None)
     return {k: v for k, v in {**os.environ, **env}.items() if not (k.startswith("KUNRUYI_") and k not in env)}
+
+
+def test_backup_keeps_staff_jobs_audit_log_and_uploaded_originals(tmp_path, make_settings, make_corpus, embedder):
+    """Issue 12, items 14 and 16: the export used to collect only the tables its own imports had loaded
+    (no admin_jobs, no admin_audit), and an upload whose file was on another machine's disk was skipped."""
+    from app.admin.auth import Principal
+    from ingest.pipeline import build_ingest_service
+    from tests.ops.conftest import SMALL_CORPUS
+
+    settings = make_settings()
+    build_ingest_service(settings, embedder=embedder).sync([make_corpus(*SMALL_CORPUS)])
+    services = Services.build(settings, embedder=embedder)
+    alice = Principal("alice", "editor")
+    services.admin.audit.record(alice.name, alice.role, "delete", doc_id="ks-enterprise-startup", detail={"x": 1})
+    job = services.admin.jobs.store.create("reindex", [], alice, "some-host:1:abc")
+    stored = services.admin.documents.files.save("# 上传的文件\n\n第一条 内容。\n".encode(), ".md")
+    stored.unlink()  # the machine that received it is gone; the database still has it
+    with services.ingest.registry.session_factory.begin() as session:  # a document pointing at it
+        from app.components.registry import DocumentRow
+        session.get(DocumentRow, "ks-enterprise-startup").path = str(stored)
+
+    archive = tmp_path / "backup.tar.gz"
+    summary = export_backup(settings, archive)
+    assert summary.tables["admin_jobs"] == 1 and summary.tables["admin_audit"] == 1
+    assert summary.tables["stored_files"] == 1 and summary.missing_files == []
+    with tarfile.open(archive) as tar:
+        assert f"files/ks-enterprise-startup/{stored.name}" in tar.getnames()
+
+    target = Settings(_env_file=None, data_dir=tmp_path / "target", corpus_dir=tmp_path / "empty")
+    restore_backup(target, archive, embedder=embedder)
+    restored = Services.build(target, embedder=embedder)
+    assert [j.id for j in restored.admin.jobs.store.recent()] == [job.id]
+    entries = restored.admin.audit.entries()
+    assert [(e.actor, e.action, e.doc_id, e.detail) for e in entries] == [
+        ("alice", "delete", "ks-enterprise-startup", {"x": 1})]
+    assert restored.admin.documents.files.read(stored.name) == "# 上传的文件\n\n第一条 内容。\n".encode()
