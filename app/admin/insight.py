@@ -174,7 +174,17 @@ def local_day_time(value: dt.datetime) -> str:
 
 def _csv_line(values: list[Any]) -> str:
     out = io.StringIO()
-    # A cell starting with = + - @ would run as a formula in Excel: prefix it with a quote.
-    csv.writer(out).writerow([f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
-                              for v in values])
+    csv.writer(out).writerow([neutralise_cell(v) for v in values])
     return out.getvalue()
+
+
+# Excel, LibreOffice and Google Sheets read a cell starting with one of these as a formula; a leading
+# TAB or CR is skipped by some of them and the formula after it runs (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet could run as a formula, prefixed with a quote so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

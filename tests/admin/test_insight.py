@@ -122,3 +122,19 @@ def test_csv_export_of_conversations_in_a_date_range(used):
     assert client.get("/api/admin/insight/export.csv", params={"start": "2020-01-01", "end": "2024-01-01"},
                       headers=VIEWER).status_code == 422
     assert client.get("/api/admin/audit", params={"action": "export"}, headers=VIEWER).json()[0]["actor"] == "bob"
+
+
+def test_csv_export_defuses_formulas_behind_a_tab_or_carriage_return(make_admin):
+    """Some spreadsheets skip a leading TAB or CR and run the formula after it (issue 12, item 11)."""
+    app = make_admin(sample=False)
+    payloads = ["\t=HYPERLINK(\"http://evil.example\",\"点我\")", "\r=1+1", "=cmd|' /C calc'!A0", "@SUM(1)", "+1", "-1"]
+    ids = []
+    for text in payloads:
+        answer = app.client.post("/api/chat", json={"message": "明天天气怎么样？"}).json()
+        assert app.client.post("/api/feedback", json={"message_id": answer["message_id"], "rating": "down",
+                                                      "comment": text}).status_code == 201
+        ids.append(answer["message_id"])
+    today = dt.datetime.now(CST).date().isoformat()
+    response = app.client.get("/api/admin/insight/export.csv", params={"start": today, "end": today}, headers=VIEWER)
+    rows = {r[2]: r for r in csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline=""))}
+    assert [rows[i][10] for i in ids] == ["'" + p for p in payloads]
