@@ -34,6 +34,10 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s*([^#\s].*?)\s*#*$")
 _ARTICLE_LABEL = re.compile(rf"^第[{NUM}\d]+条")
 _ITEM = re.compile(r"^(?:\d{1,2}[.、．](?!\d)|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[-*•·]\s)")
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
+# A heading is context for every chunk under it (stored with each chunk and embedded with it), so a
+# label and the whole context are capped: one 40,000-character heading must not ride on 161 chunks.
+MAX_LABEL_CHARS = 80
+MAX_CONTEXT_CHARS = 300
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Chunk:
 
     @property
     def path_text(self) -> str:
-        return " > ".join(self.heading_path)
+        return _shorten(" > ".join(self.heading_path), MAX_CONTEXT_CHARS)
 
 
 @dataclass
@@ -62,10 +66,14 @@ class _Section:
         return "\n".join(self.lines)
 
 
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _label(line: str, kind: str) -> str:
     """A short label for the heading path: the heading itself, not the clause it opens."""
     if kind == "article":
-        return _ARTICLE_LABEL.match(line).group(0)
+        return _ARTICLE_LABEL.match(line).group(0)[:MAX_LABEL_CHARS]
     if kind == "question":
         return line[:40]
     head = re.split(r"[。；：:，,]", line, maxsplit=1)[0]
@@ -75,7 +83,7 @@ def _label(line: str, kind: str) -> str:
 def detect_heading(line: str, order: list[str] | None = None) -> tuple[int, str] | None:
     """(rank, label) when the line opens a heading or clause; ``order`` records clause kinds seen."""
     if match := _MD_HEADING.match(line):
-        return len(match.group(1)), match.group(2).strip()
+        return len(match.group(1)), _shorten(match.group(2).strip(), MAX_LABEL_CHARS)
     for rank, pattern in _FIXED:
         if pattern.match(line):
             return rank, _label(line, "")
@@ -108,7 +116,7 @@ def split_sections(text: str, title: str = "") -> list[_Section]:
             sections.append(current)
         while stack and stack[-1][0] >= rank:
             stack.pop()
-        if label == title.strip():
+        if label == _shorten(title.strip(), MAX_LABEL_CHARS):
             # The document's own title as a Markdown heading is context, not a section.
             current = _Section(path=[lab for _, lab in stack], lines=[])
             continue
@@ -236,4 +244,5 @@ def chunk_document(text: str, *, title: str = "", max_chars: int = 400, min_char
 def embedding_text(chunk: Chunk, title: str) -> str:
     """What gets embedded: the document title and heading path give a clause its context."""
     context = " > ".join([title, *chunk.heading_path]) if title else chunk.path_text
+    context = _shorten(context, MAX_CONTEXT_CHARS)
     return f"{context}\n{chunk.text}" if context else chunk.text

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from app.errors import UnsupportedDocument
+from ingest.metadata import MAX_TITLE_CHARS, shorten
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
 
@@ -40,16 +41,44 @@ def is_sidecar(path: Path) -> bool:
     return path.name.endswith(SIDECAR_SUFFIXES)
 
 
+# Metadata is a handful of short fields; anything bigger is not metadata.
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases: metadata never needs them, and a few
+    hundred bytes of nested aliases ("billion laughs") expand to hundreds of millions of characters."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(None, None, "YAML anchors and aliases (& and *) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_metadata_yaml(text: str, what: str) -> dict[str, Any]:
+    """A metadata mapping from YAML (front matter or sidecar), refused in Chinese when it is too big,
+    uses anchors/aliases, is malformed or is not a mapping."""
+    if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise UnsupportedDocument(f"{what}过大（上限 {MAX_METADATA_BYTES // 1024} KB），元数据只应包含标题、文号等简短字段")
+    try:
+        parsed = yaml.load(text, Loader=_NoAliasLoader) or {}  # noqa: S506 - a SafeLoader subclass
+    except yaml.composer.ComposerError as exc:
+        if "anchors and aliases" in str(exc):
+            raise UnsupportedDocument(f"{what}中不允许使用 YAML 锚点或别名（& 或 *），请直接写出每个字段的值") from exc
+        raise UnsupportedDocument(f"{what}格式错误：{exc}") from exc
+    except yaml.YAMLError as exc:
+        raise UnsupportedDocument(f"{what}格式错误：{exc}") from exc
+    if not isinstance(parsed, dict):
+        raise UnsupportedDocument(f"{what}应为键值对")
+    return parsed
+
+
 def parse_sidecar(data: bytes) -> dict[str, Any]:
     if not data.strip():
         return {}
-    try:
-        parsed = yaml.safe_load(decode_text(data)) or {}
-    except yaml.YAMLError as exc:
-        raise UnsupportedDocument(f"元数据文件（.meta.yaml）格式错误：{exc}") from exc
-    if not isinstance(parsed, dict):
-        raise UnsupportedDocument("元数据文件（.meta.yaml）应为键值对")
-    return parsed
+    return load_metadata_yaml(decode_text(data), "元数据文件（.meta.yaml）")
 
 
 def decode_text(data: bytes) -> str:
@@ -103,12 +132,7 @@ def load_markdown(data: bytes) -> LoadedFile:
     metadata: dict[str, Any] = {}
     match = _FRONT_MATTER.match(text)
     if match:
-        try:
-            metadata = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError as exc:
-            raise UnsupportedDocument(f"Markdown 头部元数据（front matter）格式错误：{exc}") from exc
-        if not isinstance(metadata, dict):
-            raise UnsupportedDocument("Markdown 头部元数据（front matter）应为键值对")
+        metadata = load_metadata_yaml(match.group(1), "Markdown 头部元数据（front matter）")
         text = text[match.end():]
     text = _md_tables_to_sentences(text)
     text = _MD_LINK.sub(lambda m: f"{m.group(1)}（{m.group(2)}）" if m.group(1) else "", text)
@@ -143,7 +167,7 @@ def load_html(data: bytes) -> LoadedFile:
     meta = extract_metadata(html)
     if meta is not None:
         if meta.title:
-            metadata["title"] = meta.title
+            metadata["title"] = shorten(meta.title, MAX_TITLE_CHARS)
         if meta.date:
             metadata["published"] = meta.date
         if meta.url:
@@ -220,7 +244,7 @@ def load_pdf(data: bytes) -> LoadedFile:
     metadata: dict[str, Any] = {}
     info = reader.metadata
     if info and info.title and not info.title.lower().startswith(("untitled", "microsoft word")):
-        metadata["title"] = info.title
+        metadata["title"] = shorten(info.title, MAX_TITLE_CHARS)
     return LoadedFile(text=text, metadata=metadata, format="pdf")
 
 
@@ -283,7 +307,7 @@ def load_docx(data: bytes) -> LoadedFile:
     metadata: dict[str, Any] = {}
     title = (document.core_properties.title or "").strip() or styled_title
     if title:
-        metadata["title"] = title
+        metadata["title"] = shorten(title, MAX_TITLE_CHARS)
     return LoadedFile(text="\n".join(lines), metadata=metadata, format="docx")
 
 

@@ -218,13 +218,52 @@ def _as_list(value: Any) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()][:20]
 
 
+# Longest accepted value of each declared field (characters), with the name staff know it by.
+# An upload, a sidecar or front matter over a cap is refused with the field's name; a title taken
+# from a file's own properties (HTML <title>, PDF/DOCX properties) is shortened instead.
+MAX_TITLE_CHARS = 200
+FIELD_LIMITS: dict[str, tuple[str, int]] = {
+    "doc_id": ("doc_id", 128), "title": ("标题", MAX_TITLE_CHARS), "doc_number": ("文号", 100),
+    "issuer": ("发文机关", 100), "published": ("发布日期", 40), "effective_from": ("生效日期", 40),
+    "expires": ("有效期至", 40), "category": ("分类", 20), "url": ("官方链接", 1000), "source": ("原文件名", 200),
+    "sample": ("示例标记", 10), "replaces": ("替代的文件", 128), "tags": ("标签", 50),
+}
+MAX_LIST_ITEMS = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _checked_value(key: str, value: Any) -> Any:
+    """A declared value within its cap: a one-line scalar (lists for replaces/tags), control characters
+    removed; refused in Chinese when it is a nested structure or too long."""
+    label, limit = FIELD_LIMITS.get(key, (key, 200))
+    if isinstance(value, (list, tuple)) and key in ("replaces", "tags"):
+        if len(value) > MAX_LIST_ITEMS:
+            raise UnsupportedDocument(f"{label}最多 {MAX_LIST_ITEMS} 项（现有 {len(value)} 项）")
+        return [_checked_value(key, item) for item in value]
+    if isinstance(value, (dict, list, tuple, set)):
+        raise UnsupportedDocument(f"元数据字段 {key}（{label}）应为单个值，不能是列表或嵌套结构")
+    if value is None or isinstance(value, (bool, int, float, dt.date)):
+        return value
+    text = _CONTROL.sub(" ", str(value)).strip()
+    if len(text) > limit:
+        raise UnsupportedDocument(f"{label}过长（{len(text)} 个字符，最多 {limit} 个），请精简后重试")
+    return text
+
+
 def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentMetadata:
     """Merge declared metadata (front matter, sidecar, file properties) with what the text says."""
     unknown = set(declared) - set(DocumentMetadata.__dataclass_fields__) - {"tags"}
     if unknown:
-        raise UnsupportedDocument(f"未知的元数据字段：{', '.join(sorted(unknown))}")
+        raise UnsupportedDocument(f"未知的元数据字段：{', '.join(sorted(shorten(str(k), 40) for k in unknown))}")
+    declared = {key: _checked_value(key, value) for key, value in declared.items()}
     inferred_dates = infer_dates(text)
-    title = str(declared.get("title") or infer_title(text) or path.stem).strip()
+    title = shorten(str(declared.get("title") or infer_title(text) or path.stem).strip(), MAX_TITLE_CHARS)
     category = str(declared.get("category") or infer_category(title, text))
     if category not in CATEGORIES:
         raise UnsupportedDocument(f"分类 {category} 无效，可选：{'、'.join(CATEGORIES)}")
@@ -239,7 +278,7 @@ def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentM
         expires=parse_date(declared.get("expires")) or inferred_dates.get("expires"),
         category=category,
         url=str(declared["url"]) if declared.get("url") else None,
-        source=str(declared.get("source") or path.name),
+        source=shorten(str(declared.get("source") or path.name), FIELD_LIMITS["source"][1]),
         # A document that calls itself 示例 in its title is illustrative unless it says otherwise.
         sample=_as_bool(declared["sample"]) if "sample" in declared else "示例" in title,
         replaces=_as_list(declared.get("replaces")),

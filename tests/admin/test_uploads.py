@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import zipfile
 
 import pytest
@@ -127,3 +128,21 @@ def test_accepted_files_are_stored_under_generated_names(admin, fixtures_dir):
     assert all(re.fullmatch(r"[0-9a-f]{32}\.(md|docx)", p.name) for p in stored)
     sources = {admin.registry.get(item["doc_id"]).source for item in job["items"]}
     assert sources == {"ignored.md", "政策 文件（2024）.docx"}
+
+
+def test_alias_bombs_and_over_long_metadata_are_refused_at_once(admin):
+    """Issue 12, item 7: a 403-byte alias bomb made a 142,220-character title and stalled chat for 50 s;
+    a 50,000-character title field was accepted."""
+    levels = ['a: &a ["哈哈哈哈哈哈哈哈哈哈"]'] + [
+        f"{chr(97 + i)}: &{chr(97 + i)} [{', '.join(['*' + chr(96 + i)] * 9)}]" for i in range(1, 9)]
+    bomb = ("---\n" + "\n".join(levels) + "\ntitle: *i\n---\n").encode() + GOOD_MD
+    started = time.monotonic()
+    refused(admin, [("bomb.md", bomb)], 422, "bomb.md", "别名")
+    assert time.monotonic() - started < 10
+    refused(admin, [("ok.md", GOOD_MD)], 422, "标题过长", "最多 200 个", title="长" * 50_000)
+    refused(admin, [("ok.md", GOOD_MD)], 422, "发文机关过长", issuer="局" * 5_000)
+    refused(admin, [("ok.md", GOOD_MD)], 422, "文号过长", metadata='[{"doc_number": "' + "号" * 500 + '"}]')
+    job = admin.upload_and_wait(("ok.md", GOOD_MD))
+    doc_id = job["items"][0]["doc_id"]
+    patched = admin.client.patch(f"/api/admin/documents/{doc_id}", json={"title": "长" * 201}, headers=EDITOR)
+    assert patched.status_code == 422 and "title" in patched.json()["message"]
