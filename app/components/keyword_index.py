@@ -1,18 +1,25 @@
-"""BM25 over jieba tokens, kept in step with the Chroma collection.
+"""BM25 over jieba tokens, kept in step with the served chunks, updated per document.
 
-Each worker holds the index in memory and rebuilds it when the registry's index
-generation changes (any ingest, in any process, bumps it), so no restart is needed.
-Token lists are cached per chunk id, so a rebuild after a small change only tokenizes
-the new chunks. The app loads only the chunks retrieval may serve (each document's
-activated version), so ``contains`` also tells the retriever which dense hits to keep.
+Each worker holds the index in memory. The registry's index generation changes on any
+ingest in any process; a background thread notices (checked at most every
+``keyword_refresh_seconds``; 0 = on every search, in the caller's thread) and applies the
+change per document: the registry says which version of each document is served, the index
+drops the chunks of documents that changed or left and tokenises only the chunks of the
+versions that came in. Requests never wait for that work (issue 14): a search uses the
+index as it stands; a document's old and new chunks swap under one short lock. When many
+removals have left holes, or when no per-document loaders were given, a full rebuild runs
+in the background thread and the new index replaces the old one in a single assignment.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
+from array import array
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable
@@ -60,103 +67,352 @@ class KeywordHit:
     score: float
 
 
+Entry = tuple[str, dict[str, Any], str | None]
+
+# BM25 parameters and formula of bm25s's default ("lucene") variant, which this index replaced:
+# the same scores, so the fusion settings tuned on it still hold.
+K1, B = 1.5, 0.75
+
+
+def chunk_tokens(meta: dict[str, Any], text: str) -> list[str]:
+    """What BM25 indexes for a chunk: its title, heading path and 文号, then its text."""
+    context = f"{meta.get('title', '')} {meta.get('heading_path', '')} {meta.get('doc_number', '')}"
+    return tokenize(f"{context}\n{text}") or ["∅"]
+
+
+def _prefix(chunk_id: str) -> str:
+    """``doc::hash16::`` of ``doc::hash16::0001`` (the version a chunk belongs to)."""
+    head, sep, _ = chunk_id.rpartition("::")
+    return head + sep if sep else chunk_id
+
+
+class _Postings:
+    __slots__ = ("slots", "tfs")
+
+    def __init__(self):
+        self.slots = array("i")
+        self.tfs = array("f")
+
+
+class _Index:
+    """One BM25 index. Readers hold ``lock`` while scoring; the single updater thread mutates under it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.postings: dict[str, _Postings] = {}
+        self.ids: list[str | None] = []          # slot -> chunk id (None once removed)
+        self.metas: list[dict[str, Any] | None] = []
+        self.texts: list[str | None] = []
+        self.doc_len = np.zeros(1024, dtype=np.float32)
+        self.alive = np.zeros(1024, dtype=bool)
+        self.pos: dict[str, int] = {}            # chunk id -> slot, served chunks only
+        self.docs: dict[str, tuple[str, list[int]]] = {}  # doc_id -> (version prefix, slots)
+        self.total_len = 0.0
+        self.live = 0
+        self.idf_cache: dict[str, float] = {}
+        self.blob = ""                           # lower-cased titles and texts, for ``mentions``
+        self.mention_cache: dict[str, bool] = {}
+
+    @property
+    def dead(self) -> int:
+        return len(self.ids) - self.live
+
+    def _grow(self, need: int) -> None:
+        if need <= len(self.alive):
+            return
+        size = max(need, 2 * len(self.alive))
+        self.alive = np.concatenate([self.alive, np.zeros(size - len(self.alive), dtype=bool)])
+        self.doc_len = np.concatenate([self.doc_len, np.zeros(size - len(self.doc_len), dtype=np.float32)])
+
+    def add(self, chunk_id: str, meta: dict[str, Any], text: str, tokens: list[str]) -> None:
+        """Caller holds ``lock`` (or owns an index nobody reads yet)."""
+        if chunk_id in self.pos:
+            self.remove_slot(self.pos[chunk_id])
+        slot = len(self.ids)
+        self._grow(slot + 1)
+        self.ids.append(chunk_id)
+        self.metas.append(meta)
+        self.texts.append(text)
+        self.doc_len[slot] = len(tokens)
+        self.alive[slot] = True
+        for token, tf in Counter(tokens).items():
+            postings = self.postings.get(token)
+            if postings is None:
+                postings = self.postings[token] = _Postings()
+            postings.slots.append(slot)
+            postings.tfs.append(tf)
+        self.pos[chunk_id] = slot
+        doc_id = meta.get("doc_id", "")
+        prefix, slots = self.docs.get(doc_id, (_prefix(chunk_id), []))
+        slots.append(slot)
+        self.docs[doc_id] = (prefix, slots)
+        self.total_len += len(tokens)
+        self.live += 1
+        self.idf_cache.clear()
+
+    def remove_slot(self, slot: int) -> None:
+        if not self.alive[slot]:
+            return
+        self.alive[slot] = False
+        self.pos.pop(self.ids[slot], None)
+        self.ids[slot] = self.metas[slot] = self.texts[slot] = None
+        self.total_len -= float(self.doc_len[slot])
+        self.live -= 1
+        self.idf_cache.clear()
+
+    def remove_document(self, doc_id: str) -> None:
+        _, slots = self.docs.pop(doc_id, ("", []))
+        for slot in slots:
+            self.remove_slot(slot)
+
+    def replace_document(self, doc_id: str, prefix: str, entries: list[tuple[str, dict[str, Any], str, list[str]]]) -> None:
+        self.remove_document(doc_id)
+        for chunk_id, meta, text, tokens in entries:
+            self.add(chunk_id, meta, text, tokens)
+        if entries:
+            self.docs[doc_id] = (prefix, self.docs.get(doc_id, (prefix, []))[1])
+
+    # -- reading (caller holds lock) --------------------------------------------------------
+
+    def _df(self, postings: _Postings) -> tuple[np.ndarray, np.ndarray, int]:
+        slots = np.frombuffer(postings.slots, dtype=np.int32)
+        tfs = np.frombuffer(postings.tfs, dtype=np.float32)
+        return slots, tfs, int(np.count_nonzero(self.alive[slots]))
+
+    def idf(self, token: str) -> float:
+        cached = self.idf_cache.get(token)
+        if cached is not None:
+            return cached
+        postings = self.postings.get(token)
+        value = 0.0
+        if postings is not None and self.live:
+            slots, tfs, df = self._df(postings)
+            del slots, tfs  # release the buffers before the arrays can grow again
+            if df:
+                value = math.log(1 + (self.live - df + 0.5) / (df + 0.5))
+        self.idf_cache[token] = value
+        return value
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        n = len(self.ids)
+        scores = np.zeros(n, dtype=np.float32)
+        if not self.live:
+            return scores
+        avg = self.total_len / self.live
+        for token, count in Counter(tokens).items():
+            postings = self.postings.get(token)
+            if postings is None:
+                continue
+            slots, tfs, df = self._df(postings)
+            if df:
+                idf = math.log(1 + (self.live - df + 0.5) / (df + 0.5))
+                dl = self.doc_len[slots]
+                scores[slots] += (count * idf) * tfs / (tfs + K1 * ((1 - B) + B * dl / avg))
+            del slots, tfs  # release the buffers before the arrays can grow again
+        scores[~self.alive[:n]] = 0.0
+        return scores
+
+    def build_blob(self) -> str:
+        return "\n".join(f"{m.get('title', '')}\n{t}" for m, t in zip(self.metas, self.texts) if m is not None).lower()
+
+    def compacted(self) -> "_Index":
+        """A copy without the removed chunks' slots (no re-tokenising); the caller is the only writer."""
+        new = _Index()
+        keep = np.flatnonzero(self.alive[:len(self.ids)])
+        remap = np.full(len(self.ids), -1, dtype=np.int32)
+        remap[keep] = np.arange(len(keep), dtype=np.int32)
+        new._grow(len(keep))
+        new.ids = [self.ids[i] for i in keep]
+        new.metas = [self.metas[i] for i in keep]
+        new.texts = [self.texts[i] for i in keep]
+        new.doc_len[:len(keep)] = self.doc_len[keep]
+        new.alive[:len(keep)] = True
+        new.pos = {chunk_id: i for i, chunk_id in enumerate(new.ids)}
+        new.docs = {doc_id: (prefix, [int(remap[s]) for s in slots if remap[s] >= 0])
+                    for doc_id, (prefix, slots) in self.docs.items()}
+        for token, postings in self.postings.items():
+            slots = np.frombuffer(postings.slots, dtype=np.int32)
+            tfs = np.frombuffer(postings.tfs, dtype=np.float32)
+            live = self.alive[slots]
+            if live.any():
+                moved = _Postings()
+                moved.slots = array("i", remap[slots[live]].astype(np.int32).tobytes())
+                moved.tfs = array("f", tfs[live].tobytes())
+                new.postings[token] = moved
+            del slots, tfs
+        new.total_len, new.live = self.total_len, len(keep)
+        new.blob = self.blob
+        return new
+
+
 class KeywordIndex:
-    def __init__(self, load_entries: Callable[[], Iterable[tuple[str, dict[str, Any], str | None]]],
-                 current_generation: Callable[[], int], *, check_interval: float = 1.0):
+    """BM25 over the served chunks. ``load_entries`` yields every served chunk (full builds);
+    with ``serving_prefixes`` (doc_id -> served version's chunk id prefix) and ``load_document``
+    (a document's chunks) changes are applied per document instead."""
+
+    # Rebuild without the holes once removed chunks are this share of the slots.
+    COMPACT_SHARE = 0.3
+
+    def __init__(self, load_entries: Callable[[], Iterable[Entry]], current_generation: Callable[[], int], *,
+                 check_interval: float = 1.0, serving_prefixes: Callable[[], dict[str, str]] | None = None,
+                 load_document: Callable[[str], Iterable[Entry]] | None = None):
         self._load_entries = load_entries
         self._current_generation = current_generation
+        self._serving_prefixes = serving_prefixes
+        self._load_document = load_document
         self._check_interval = check_interval
-        self._lock = threading.Lock()
+        self._index = _Index()
         self._generation = -1
-        self._checked_at = 0.0
-        self._ids: list[str] = []
-        self._pos: dict[str, int] = {}
-        self._meta: list[dict[str, Any]] = []
-        self._texts: list[str] = []
-        self._token_cache: dict[str, list[str]] = {}
-        self._blob = ""
-        self._bm25 = None
+        self._checked_at = float("-inf")
+        self._update_lock = threading.Lock()   # one catch-up at a time (thread or caller)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.full_builds = 0                   # how often everything was loaded and tokenised
+        self.updated_documents = 0             # documents (re)tokenised by incremental updates
+        self.last_error: str | None = None
 
-    def _tokens_for(self, chunk_id: str, meta: dict[str, Any], text: str) -> list[str]:
-        tokens = self._token_cache.get(chunk_id)
-        if tokens is None:
-            context = f"{meta.get('title', '')} {meta.get('heading_path', '')} {meta.get('doc_number', '')}"
-            tokens = tokenize(f"{context}\n{text}") or ["∅"]
-        return tokens
+    # -- keeping up with the corpus -----------------------------------------------------------
 
     def refresh(self, force: bool = False) -> None:
-        """Rebuild when the corpus generation has moved (checked at most once per interval)."""
+        """Catch up with the corpus. ``force`` (and a 0-second interval) does it now in this thread;
+        otherwise the background thread is woken at most once per interval and this returns at once."""
+        if force or self._generation < 0 or self._check_interval <= 0:
+            self.catch_up(force=force)
+            return
         now = time.monotonic()
-        if not force and now - self._checked_at < self._check_interval:
+        if now - self._checked_at < self._check_interval:
             return
-        generation = self._current_generation()
         self._checked_at = now
-        if not force and generation == self._generation:
-            return
-        with self._lock:
-            if not force and generation == self._generation:
+        self._start_thread()
+        self._wake.set()
+
+    def _start_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="keyword-index", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
                 return
-            import bm25s
+            try:
+                self.catch_up()
+                self.last_error = None
+            except Exception as exc:  # noqa: BLE001 - keep serving the index we have; retry on the next wake
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("keyword index update failed: %s", self.last_error)
 
-            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
 
-            ids, metas, texts, corpus, cache = [], [], [], [], {}
-            for chunk_id, meta, text in self._load_entries():
-                tokens = self._tokens_for(chunk_id, meta, text or "")
-                cache[chunk_id] = tokens
-                ids.append(chunk_id)
-                metas.append(meta)
-                texts.append(text or "")
-                corpus.append(tokens)
-            bm25 = None
-            if corpus:
-                bm25 = bm25s.BM25()
-                bm25.index(corpus, show_progress=False)
-            self._ids, self._meta, self._texts, self._bm25 = ids, metas, texts, bm25
-            self._pos = {chunk_id: i for i, chunk_id in enumerate(ids)}
-            self._blob = "\n".join(f"{m.get('title', '')}\n{t}" for m, t in zip(metas, texts)).lower()
-            self._token_cache = cache
+    def catch_up(self, force: bool = False) -> bool:
+        """Bring the index to the registry's generation; returns whether anything changed."""
+        with self._update_lock:
+            generation = self._current_generation()
+            if not force and generation == self._generation:
+                return False
+            index = self._index
+            if force or self._generation < 0 or self._serving_prefixes is None or self._load_document is None:
+                self._full_build(generation)
+                return True
+            serving = self._serving_prefixes()
+            gone = [d for d, (prefix, _) in index.docs.items() if serving.get(d) != prefix]
+            came = [d for d, prefix in serving.items() if index.docs.get(d, ("",))[0] != prefix]
+            for doc_id in came:
+                prefix = serving[doc_id]
+                entries = [(cid, meta, text or "", chunk_tokens(meta, text or ""))
+                           for cid, meta, text in self._load_document(doc_id) if cid.startswith(prefix)]
+                with index.lock:
+                    index.replace_document(doc_id, prefix, entries)
+                self.updated_documents += 1
+            for doc_id in gone:
+                if doc_id not in serving:
+                    with index.lock:
+                        index.remove_document(doc_id)
+            if index.dead > 1000 and index.dead > self.COMPACT_SHARE * len(index.ids):
+                index = self._index = index.compacted()
+            if gone or came:
+                blob = index.build_blob()
+                with index.lock:
+                    index.blob, index.mention_cache = blob, {}
             self._generation = generation
-            log.info("keyword index rebuilt generation=%s chunks=%d", generation, len(ids))
+            log.info("keyword index at generation=%s chunks=%d (documents in: %d, out: %d)",
+                     generation, index.live, len(came), len(gone))
+            return bool(gone or came)
+
+    def _full_build(self, generation: int) -> None:
+        index = _Index()
+        for chunk_id, meta, text in self._load_entries():
+            index.add(chunk_id, meta, text or "", chunk_tokens(meta, text or ""))
+        index.blob = index.build_blob()
+        self._index = index  # one assignment: searches see the old index or the new one
+        self._generation = generation
+        self.full_builds += 1
+        log.info("keyword index rebuilt generation=%s chunks=%d", generation, index.live)
+
+    @property
+    def generation(self) -> int:
+        """The corpus generation the index reflects (-1 before the first load)."""
+        return self._generation
+
+    # -- reading -------------------------------------------------------------------------------
 
     @property
     def size(self) -> int:
-        return len(self._ids)
+        return self._index.live
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token in the chunk collection (0 when unknown)."""
-        bm25 = self._bm25
-        if bm25 is None or token not in bm25.vocab_dict:
-            return 0.0
-        n = len(self._ids)
-        df = int(bm25.scores["indptr"][bm25.vocab_dict[token] + 1] - bm25.scores["indptr"][bm25.vocab_dict[token]])
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        index = self._index
+        with index.lock:
+            return index.idf(token)
 
     def search(self, query_tokens: list[str], k: int, allow: Callable[[dict[str, Any]], bool] | None = None) -> list[KeywordHit]:
         self.refresh()
-        bm25, ids, metas = self._bm25, self._ids, self._meta
-        if bm25 is None or not query_tokens:
+        index = self._index
+        if not query_tokens:
             return []
-        known = [t for t in query_tokens if t in bm25.vocab_dict]
-        if not known:
-            return []
-        scores = bm25.get_scores(known)
-        order = np.argsort(-scores)
-        hits = []
-        for i in order:
-            if scores[i] <= 0 or len(hits) >= k:
-                break
-            if allow is None or allow(metas[i]):
-                hits.append(KeywordHit(ids[i], float(scores[i])))
+        with index.lock:
+            scores = index.scores(query_tokens)
+            found = np.flatnonzero(scores > 0)
+            order = found[np.argsort(-scores[found], kind="stable")]
+            hits = []
+            for i in order:
+                if len(hits) >= k:
+                    break
+                if allow is None or allow(index.metas[i]):
+                    hits.append(KeywordHit(index.ids[i], float(scores[i])))
         return hits
 
     def mentions(self, term: str) -> bool:
         """Whether any chunk (or its document title) contains the term at all."""
-        return term.lower() in self._blob
+        index = self._index
+        term = term.lower()
+        found = index.mention_cache.get(term)
+        if found is None:
+            found = index.mention_cache[term] = term in index.blob
+        return found
 
     def contains(self, chunk_id: str) -> bool:
-        return chunk_id in self._pos
+        return chunk_id in self._index.pos
 
     def entry(self, chunk_id: str) -> tuple[dict[str, Any], str] | None:
-        i = self._pos.get(chunk_id)
-        return None if i is None else (self._meta[i], self._texts[i])
+        index = self._index
+        with index.lock:
+            i = index.pos.get(chunk_id)
+            return None if i is None else (index.metas[i], index.texts[i])
+
+
+def keyword_index_for(ingest, settings) -> KeywordIndex:
+    """The app's index over an ``IngestService``: served chunks from Chroma, versions from the registry."""
+    store, registry = ingest.store, ingest.registry
+
+    def load_document(doc_id: str) -> list[Entry]:
+        return [(hit.id, hit.metadata, hit.text) for hit in store.get(store.ids_where({"doc_id": doc_id}))]
+
+    return KeywordIndex(ingest.serving_entries, registry.generation, check_interval=settings.keyword_refresh_seconds,
+                        serving_prefixes=registry.serving_prefixes, load_document=load_document)
