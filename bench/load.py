@@ -1,7 +1,8 @@
 """python -m bench.load: 50 simulated users for 2 minutes, extractive answers, two deployments.
 
-1. servers: ``python -m app`` with 2 uvicorn workers on a ``chroma run`` server, PostgreSQL and
-   Redis (the production shape of docker-compose.yml);
+1. servers: ``python -m app`` with 2 uvicorn workers (``--workers``) on a ``chroma run`` server,
+   PostgreSQL (a database of its own on the machine's server) and a ``redis-server`` of its own
+   on a free port (the production shape of docker-compose.yml);
 2. embedded: one process on embedded Chroma and SQLite (the ``make run`` default).
 
 Both serve the sample corpus: it is ingested once (embedded) and moved to the servers with the
@@ -39,7 +40,6 @@ from bench.common import ROOT, load_eval
 from ingest.pipeline import build_ingest_service
 
 POSTGRES_ADMIN = os.environ.get("KUNRUYI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
 def free_port() -> int:
@@ -104,7 +104,7 @@ def prepare(workdir: Path, embedder) -> tuple[Path, Path]:
     return source.data_dir, archive
 
 
-def servers_deployment(workdir: Path, archive: Path, embedder) -> Deployment:
+def servers_deployment(workdir: Path, archive: Path, embedder, workers: int = 2) -> Deployment:
     import psycopg
     import redis
 
@@ -116,11 +116,27 @@ def servers_deployment(workdir: Path, archive: Path, embedder) -> Deployment:
     db = f"kunruyi_load_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES_ADMIN.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    # A Redis of its own on a free port, empty and not persisted: the machine's shared Redis is
+    # never touched (issue 12 item 20; this used to FLUSHDB one of its databases).
+    redis_port = free_port()
+    redis_server = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                     "--appendonly", "no", "--dir", str(workdir)],
+                                    stdout=open(workdir / "redis.log", "wb"), stderr=subprocess.STDOUT)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            redis.Redis.from_url(redis_url, socket_timeout=2).ping()
+            break
+        except redis.ConnectionError:
+            if redis_server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start (see {workdir / 'redis.log'})")
+            time.sleep(0.2)
     database_url = POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{db}"
-    values = {"chroma_url": f"http://127.0.0.1:{chroma_port}", "database_url": database_url, "redis_url": REDIS_URL}
+    values = {"chroma_url": f"http://127.0.0.1:{chroma_port}", "database_url": database_url, "redis_url": redis_url}
     restore_backup(Settings(_env_file=None, data_dir=workdir / "servers", **values), archive, embedder=embedder)
-    return Deployment("servers", base_env(workdir / "servers", workers="2", **values), workdir, [chroma])
+    return Deployment("servers", base_env(workdir / "servers", workers=str(workers), **values), workdir,
+                      [chroma, redis_server])
 
 
 class Stats:
@@ -220,6 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--only", choices=["servers", "embedded"])
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the servers deployment")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="kunruyi-load-"))
@@ -227,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("preparing the sample index ...", flush=True)
     embedded_dir, archive = prepare(workdir, embedder)
     results = {}
-    plans = [("servers", lambda: servers_deployment(workdir, archive, embedder)),
+    plans = [("servers", lambda: servers_deployment(workdir, archive, embedder, args.workers)),
              ("embedded", lambda: Deployment("embedded", base_env(embedded_dir), workdir, []))]
     for name, build in plans:
         if args.only and name != args.only:
