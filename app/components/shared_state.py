@@ -4,13 +4,17 @@ Two backends behind one interface, chosen by settings: Redis when ``KUNRUYI_REDI
 otherwise the SQL store (SQLite or PostgreSQL). Both are atomic across processes, so several
 workers behave as one (WeChat dedupe and pending deliveries, rate limits).
 
-Expiry times are epoch seconds. In SQL, expired rows are ignored on read and deleted lazily.
+Expiry times are epoch seconds. In SQL, expired rows are ignored on read, and every instance
+deletes all expired rows once per PURGE_INTERVAL_SECONDS (on the first write after the interval),
+so per-minute rate-limit keys and WeChat keys do not pile up. Both backends take a ``clock``
+(tests move it instead of sleeping through TTLs).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from sqlalchemy import BigInteger, Float, Integer, String, Text, case, cast, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
@@ -19,6 +23,8 @@ from app.components.database import Base
 from app.settings import Settings
 
 REDIS_PREFIX = "kunruyi:"
+PURGE_INTERVAL_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 class SharedState(Protocol):
@@ -63,10 +69,6 @@ class StateItemRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-def _expiry(ttl_seconds: float | None) -> float | None:
-    return None if ttl_seconds is None else time.time() + ttl_seconds
-
-
 def _live(now: float):
     return (StateValueRow.expires_at.is_(None)) | (StateValueRow.expires_at > now)
 
@@ -74,8 +76,12 @@ def _live(now: float):
 class SqlState:
     """Shared state in the SQL store: INSERT … ON CONFLICT makes claim/set/incr atomic."""
 
-    def __init__(self, session_factory: sessionmaker):
+    def __init__(self, session_factory: sessionmaker, *, clock: Callable[[], float] = time.time,
+                 purge_interval: float = PURGE_INTERVAL_SECONDS):
         self._sessions = session_factory
+        self.clock = clock
+        self.purge_interval = purge_interval
+        self._next_purge = clock() + purge_interval
         dialect = session_factory.kw["bind"].dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -85,8 +91,22 @@ class SqlState:
             raise ValueError(f"shared state: unsupported SQL dialect {dialect}")
         self._insert = insert
 
+    def _housekeeping(self, now: float) -> None:
+        """Delete expired rows once per interval (called by the writes)."""
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval
+        try:
+            purged = self.purge_expired()
+        except Exception as exc:  # noqa: BLE001 - housekeeping never fails a request
+            log.warning("shared state: purging expired rows failed (%s)", type(exc).__name__)
+            return
+        if purged:
+            log.info("shared state: purged %d expired rows", purged)
+
     def claim(self, key: str, ttl_seconds: float) -> bool:
-        now = time.time()
+        now = self.clock()
+        self._housekeeping(now)
         with self._sessions.begin() as session:
             # A stale claim is removed first; the condition keeps a fresh one (claimed meanwhile) in place.
             session.execute(delete(StateValueRow).where(StateValueRow.key == key, StateValueRow.expires_at <= now))
@@ -95,7 +115,7 @@ class SqlState:
             return session.execute(stmt).first() is not None
 
     def get(self, key: str) -> str | None:
-        now = time.time()
+        now = self.clock()
         with self._sessions() as session:
             row = session.execute(select(StateValueRow.value, StateValueRow.expires_at)
                                   .where(StateValueRow.key == key)).first()
@@ -111,7 +131,9 @@ class SqlState:
             session.execute(delete(StateValueRow).where(StateValueRow.key == key, StateValueRow.expires_at <= now))
 
     def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
-        expires = _expiry(ttl_seconds)
+        now = self.clock()
+        self._housekeeping(now)
+        expires = None if ttl_seconds is None else now + ttl_seconds
         stmt = self._insert(StateValueRow.__table__).values(key=key, value=value, expires_at=expires)
         stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value, "expires_at": expires})
         with self._sessions.begin() as session:
@@ -123,7 +145,8 @@ class SqlState:
             session.execute(delete(StateItemRow).where(StateItemRow.key == key))
 
     def incr(self, key: str, ttl_seconds: float) -> int:
-        now = time.time()
+        now = self.clock()
+        self._housekeeping(now)
         table = StateValueRow.__table__
         expired = table.c.expires_at <= now
         stmt = self._insert(table).values(key=key, value="1", expires_at=now + ttl_seconds)
@@ -149,9 +172,9 @@ class SqlState:
             session.execute(select(1))
 
     def purge_expired(self) -> int:
-        """Delete every expired value (optional housekeeping; reads already ignore them)."""
+        """Delete every expired value (reads already ignore them); runs every PURGE_INTERVAL_SECONDS."""
         with self._sessions.begin() as session:
-            result = session.execute(delete(StateValueRow.__table__).where(StateValueRow.expires_at <= time.time()))
+            result = session.execute(delete(StateValueRow.__table__).where(StateValueRow.expires_at <= self.clock()))
             return result.rowcount
 
 
@@ -172,9 +195,13 @@ def _ms(seconds: float) -> int:
 class RedisState:
     def __init__(self, url: str, *, prefix: str = REDIS_PREFIX, timeout: float = 5.0):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
+        # One immediate retry (a dropped idle connection), not redis-py's default of three with backoff:
+        # Redis is optional here, a hung one must cost little.
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                           decode_responses=True)
+                                           retry=Retry(NoBackoff(), 1), decode_responses=True)
         self._prefix = prefix
         self._incr = self._redis.register_script(_INCR_WINDOW)
 
@@ -214,7 +241,10 @@ class RedisState:
 
 
 def create_shared_state(settings: Settings, session_factory: sessionmaker) -> SharedState:
-    """Redis when ``redis_url`` is set (several hosts), else the SQL store."""
+    """Redis when ``redis_url`` is set (several hosts), else the SQL store.
+
+    Redis is optional for answering (rate limits fail open), so its socket timeout is short
+    (KUNRUYI_REDIS_TIMEOUT): a hung Redis must not cost each chat request seconds."""
     if settings.redis_url:
-        return RedisState(settings.redis_url, timeout=settings.outbound_timeout)
+        return RedisState(settings.redis_url, timeout=settings.redis_timeout)
     return SqlState(session_factory)
