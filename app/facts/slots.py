@@ -1,0 +1,173 @@
+"""What a policy sentence states, and what a question asks for.
+
+One vocabulary of "slots" serves both sides: the answer step matches the slot a question asks
+(amount, application window, materials, department…) with sentences that state it, and the
+policy-facts extractor fills the same slots per article.
+"""
+
+from __future__ import annotations
+
+import re
+
+AMOUNT = "amount"          # 多少钱 / 最高…万元
+RATIO = "ratio"            # 比例 / 百分之几
+WINDOW = "window"          # 什么时候申报 / 截止
+DURATION = "duration"      # 多久办结 / 几个工作日 / 有效期几年
+MATERIALS = "materials"    # 要什么材料
+DEPARTMENT = "department"  # 向哪里交 / 哪个部门 / 电话
+CONDITIONS = "conditions"  # 条件 / 哪些企业可以
+PROCEDURE = "procedure"    # 流程 / 怎么申请
+YESNO = "yesno"            # 能不能 / 是否
+LIST = "list"              # 有哪些
+COMPARISON = "comparison"  # 区别 / 哪个多
+DEFINITION = "definition"  # 是什么 / 指什么
+
+SLOTS = (AMOUNT, RATIO, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIONS, PROCEDURE)
+
+# -- what a question asks ------------------------------------------------------------------------
+
+_ASKS: list[tuple[str, re.Pattern[str]]] = [
+    (WINDOW, re.compile(r"什么时候|何时|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
+    (DURATION, re.compile(r"how long|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
+    (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担", re.I)),
+    (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department", re.I)),
+    (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
+    (MATERIALS, re.compile(r"材料|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
+    (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
+    (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure", re.I)),
+    (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
+    (LIST, re.compile(r"哪些|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
+    (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有")),
+    (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
+]
+
+
+def asked_slots(question: str) -> list[str]:
+    """The question types a question asks, most specific first (may be empty)."""
+    found = [slot for slot, pattern in _ASKS if pattern.search(question)]
+    # "有效期多久" asks for a duration, not an application window.
+    if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始", question):
+        found.remove(WINDOW)
+    # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
+    if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
+        found.remove(AMOUNT)
+    return found
+
+
+FACT_SLOTS = {AMOUNT, RATIO, WINDOW, DURATION, DEPARTMENT}  # one figure, date or place is the answer
+
+
+def single_fact(slots: list[str]) -> bool:
+    return bool(slots) and slots[0] in FACT_SLOTS and LIST not in slots and COMPARISON not in slots
+
+
+# -- what a sentence states ------------------------------------------------------------------------
+
+_MONEY = r"\d+(?:\.\d+)?\s*(?:万|亿|千)?元"
+_STATES: dict[str, re.Pattern[str]] = {
+    AMOUNT: re.compile(_MONEY + r"|最高(?:不超过)?\s*\d|给予.{0,12}(?:奖励|补贴|资助|支持)\s*\d|\d+(?:\.\d+)?\s*%|"
+                       r"\d+\s*余?\s*(?:个|项|家|场|所|人|次|亩|平方米|倍|万|亿|分)"),
+    RATIO: re.compile(r"\d+(?:\.\d+)?\s*%|百分之|\d+\s*[:：比]\s*\d+\s*(?:比例)?分担|按.{0,10}比例"),
+    WINDOW: re.compile(
+        r"每年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?\s*(?:至|到|—|-|~)|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前|起)|"
+        r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前)|申报时间|受理时间|集中受理|常年受理|随时申报|申报期|逾期不予受理|截止"),
+    DURATION: re.compile(r"(?:连续|累计|最长|为期|共)\s*[一二三四五六七八九十两\d]+\s*(?:年|个月|天)|\d+\s*个?工作日|\d+\s*(?:天|日)内|[一二三四五六七八九十\d]+\s*(?:个月|年)内|即办|当场办结|当日办结|\d+\s*小时|"
+                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|办结|期限"),
+    MATERIALS: re.compile(r"材料|申请表|复印件|证明|营业执照|承诺书|报告|合同|发票|清单|身份证"),
+    DEPARTMENT: re.compile(
+        r"向.{1,24}(?:提交|申请|申报|报送)|(?:提交|报送|报)至.{1,20}|受理部门|窗口|驿站|服务中心|热线|12345|"
+        r"(?:局|委|办|中心|部门)(?:受理|审核|负责|牵头)|负责解释|网上办理|一网通办|登录|平台|电话"),
+    CONDITIONS: re.compile(r"须|应当|符合|条件|满足|具备|不得|以上|以下|不低于|不超过|达到|首次|经认定|注册|依法登记"),
+    PROCEDURE: re.compile(r"流程|步骤|审核|初审|复核|公示|拨付|提交|申请|办理|受理|登录|领取|核查|审批|先.{1,10}再"),
+}
+
+
+# Words of an article's heading that say which slot the article answers (四、申报条件).
+HEADING_WORDS = {
+    CONDITIONS: re.compile(r"条件|资格|对象|范围|要求"),
+    MATERIALS: re.compile(r"材料|资料|清单"),
+    WINDOW: re.compile(r"时间|期限|安排"),
+    DEPARTMENT: re.compile(r"受理|部门|地点|窗口|联系|渠道"),
+    PROCEDURE: re.compile(r"流程|程序|步骤|方式|办理"),
+    AMOUNT: re.compile(r"标准|金额|奖励|补贴|资助|支持"),
+    DURATION: re.compile(r"时限|期限|时间"),
+}
+
+
+def heading_states(heading: str, slot: str) -> bool:
+    pattern = HEADING_WORDS.get(slot)
+    return bool(pattern and pattern.search(heading))
+
+
+def sentence_slots(sentence: str) -> set[str]:
+    return {slot for slot, pattern in _STATES.items() if pattern.search(sentence)}
+
+
+# -- entities a question names --------------------------------------------------------------------
+
+LEVELS = {
+    "国家级": re.compile(r"国家级|国家(?:级|重点)|国家高新|全国"),
+    "省级": re.compile(r"省级|江苏省(?!.{0,2}苏州)|(?<![市区县])省(?:重点|专精特新|认定|科技|首台|工程|企业|示范|领军|双创)"),
+    "苏州市级": re.compile(r"苏州市级|苏州市(?!.{0,3}昆山)|苏州(?:市)?(?:认定|级)"),
+    "昆山市级": re.compile(r"昆山市级|昆山级|县级"),
+    "区级": re.compile(r"区级|区镇级|园区级|镇级"),
+}
+
+
+def levels(text: str) -> set[str]:
+    return {name for name, pattern in LEVELS.items() if pattern.search(text)}
+
+
+_YEAR = re.compile(r"(20\d{2})\s*年")
+
+
+def years(text: str) -> set[int]:
+    return {int(y) for y in _YEAR.findall(text)}
+
+
+_LATEST = re.compile(r"现在|目前|现行|最新|当前|今年|眼下|如今|新版|latest|current", re.I)
+
+
+def asks_latest(text: str) -> bool:
+    return bool(_LATEST.search(text))
+
+
+# -- refusals that no document can fix --------------------------------------------------------------
+
+_CHEATING = re.compile(
+    r"虚报|虚增|虚开|虚构|造假|假材料|伪造|骗取|骗补|套取|套现|多报|瞒报|冒充|挂靠.{0,6}(?:凑|充)|"
+    r"(?:不容易|不会|不被|避免|怎么躲|逃过|绕过).{0,6}(?:发现|查出|查到|核查|审核|检查)|钻.{0,4}空子|走后门|找关系|"
+    r"露馅|做假账|假账|做高一?点|做低一?点|做大一?点|(?:数据|数字|报表|账|营收|收入|税收|发票|材料).{0,6}(?:改一改|改一下|修改一下|调一调|调高|调低|做高|做低|做大|美化|包装一下)|"
+    r"(?:把|将).{0,8}(?:数据|数字|营收|收入).{0,4}改|买发票|借.{0,4}(?:专利|人才|资质).{0,4}(?:凑|充数|挂)|刷单|刷数据")
+_ACCOUNT = re.compile(
+    r"(?:钱|资金|奖励|补贴|奖补|款).{0,8}(?:到账了|打到账|打过来了|拨下来了|发下来了|到位了|到了吗|到了没|收到了)|到账了[吗没]|到没到账|打款了[吗没]|"
+    r"(?:我们|我司|我的|本公司|我们公司).{0,12}(?:审核|审批|申请|申报|办理|材料)(?:到哪|进度|结果|通过了?吗|怎么样了|批了吗)|"
+    r"(?:办理|审批|审核|申报)进度|查(?:一下|询|查)?(?:一下)?(?:我们|我司|我的|本公司|我公司|我们公司)|案件(?:号|状态)|"
+    r"(?:我们|我司|我的|本公司|我们公司|我们厂).{0,16}(?:通过了没|批了没|批下来了?没|审核结果|到哪一步|有没有通过|通过没有|通过了没有|拨付了没|发了没)")
+_PERSONAL = re.compile(
+    r"个人(?:住房)?公积金|公积金(?:提取|贷款|余额)|个人所得税|个税|(?:我|本人)的?(?:社保|医保|养老金|退休|工资|体检|病|婚|离婚|孩子|户口)|"
+    r"医保报销|养老金|退休金|离婚|遗产|彩礼|我个人|我本人的|我老婆|我老公|我爱人|我妻子|我丈夫|我父母|我孩子|生育津贴|生孩子|产假|"
+    r"个人(?:社保|医保|养老|贷款|房贷|征信)")
+
+
+_CONSEQUENCE = re.compile(r"会怎么样|会怎样|什么后果|有什么后果|怎么处理|如何处理|怎么处罚|处罚|追责|追回|会被")
+
+
+def refusal_intent(question: str) -> str | None:
+    """'cheating', 'account_status' or 'personal' for requests no policy text may answer."""
+    if _CHEATING.search(question) and not _CONSEQUENCE.search(question):
+        return "cheating"
+    if _ACCOUNT.search(question):
+        return "account_status"
+    if _PERSONAL.search(question):
+        return "personal"
+    return None
+
+
+_LATIN = re.compile(r"[A-Za-z]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters and (almost) no Chinese: answered in Chinese with a short note."""
+    return len(_LATIN.findall(text)) >= 8 and len(_HAN.findall(text)) <= 2

@@ -1,0 +1,44 @@
+"""Subjects a question can name that make a passage the answer or not.
+
+A question about 量子计算 or 印花税 or 无锡 is answered by a passage that names it, not by the
+closest 技改 clause. These lists name sectors (after GB/T 4754 and the strategic emerging
+industries), taxes and places outside Kunshan; the answerability check refuses a question whose
+subject appears in none of the passages found.
+"""
+
+from __future__ import annotations
+
+import re
+
+SECTORS = (
+    "量子计算 量子信息 量子通信 量子 元宇宙 区块链 直播电商 直播带货 电子商务 跨境电商 电商 数字人民币 消费券 "
+    "生物医药 医疗器械 创新药 仿制药 集成电路 芯片 半导体 流片 新能源汽车 汽车零部件 光伏 储能 氢能 锂电池 动力电池 "
+    "新材料 航空航天 低空经济 无人机 机器人 大模型 算力 数据中心 云计算 大数据 物联网 工业互联网 网络游戏 游戏 "
+    "动漫 影视 文创 文化创意 旅游 酒店 餐饮 零售 批发 物流 快递 冷链 农业 种植 养殖 渔业 林业 畜牧 种业 采矿 煤炭 "
+    "石油 化工 纺织 服装 家具 造纸 印刷 食品 饮料 烟草 钢铁 有色金属 建材 房地产 建筑业 银行 保险 证券 "
+    "融资租赁 小额贷款 融资担保 教育培训 培训机构 幼儿园 养老 托育 医院 诊所 体育 健身 会展 广告 律所 "
+    "会计师事务所 人力资源服务 固废 污水处理 碳交易 碳排放 光电 显示面板 面板 精密机械 模具 船舶 轨道交通 商业航天 "
+    "卫星 北斗 生物制造 合成生物 细胞治疗 基因 中医药 宠物 化妆品 外卖 网约车 共享单车 民宿 农家乐 预制菜 "
+    "新能源 电动车 充电桩 半导体设备 光刻 纳米 石墨烯 稀土 核电 风电 水电"
+).split()
+
+TAXES = (
+    "印花税 增值税 消费税 房产税 城镇土地使用税 土地增值税 契税 车船税 关税 环境保护税 资源税 预缴 汇算清缴 "
+    "出口退税 留抵退税 个人所得税 个税 社保基数 公积金基数 积分落户 落户 摇号 签证 公租房 经济适用房 廉租房"
+).split()
+
+# Cities and county-level cities other than Kunshan (and Suzhou, whose city-level policies the
+# corpus holds): a question about their rules is not answered by Kunshan's.
+OTHER_PLACES = (
+    "北京 上海 天津 重庆 深圳 广州 杭州 宁波 南京 无锡 常州 南通 扬州 镇江 泰州 盐城 淮安 宿迁 连云港 徐州 "
+    "常熟 张家港 太仓 江阴 宜兴 义乌 温州 合肥 武汉 成都 西安 长沙 郑州 济南 青岛 厦门 福州 东莞 佛山 珠海 "
+    "香港 澳门 台湾 前海 浦东 临港 雄安 海南 美国 日本 韩国 德国 新加坡 英国 法国"
+).split()
+
+_TERMS = sorted(set(SECTORS) | set(TAXES) | set(OTHER_PLACES), key=len, reverse=True)
+_PATTERN = re.compile("|".join(map(re.escape, _TERMS)))
+
+
+def key_terms(text: str) -> list[str]:
+    """The sectors, taxes and outside places a text names (longest match first)."""
+    return list(dict.fromkeys(_PATTERN.findall(text)))

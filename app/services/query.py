@@ -1,0 +1,189 @@
+"""One query object per question: normalised text, tokens, what is asked, what is named.
+
+Built once per request and passed down to retrieval and answering, so the question is
+tokenised and analysed once. Follow-ups are resolved here from the previous turn's topic
+(never by gluing every earlier question together).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from app.components.keyword_index import _jieba, tokenize
+from app.facts import slots as sl
+from ingest.cleaning import normalize
+
+# Words that say what is asked or who asks, never what about: a question made of these alone
+# has no topic of its own (申报截止是什么时候？) and takes the previous turn's topic.
+GENERIC = frozenset(
+    "申报 申请 截止 时间 什么 时候 什么时候 材料 资料 条件 要求 多少 多少钱 钱 补贴 奖励 资助 奖补 支持 扶持 政策 企业 "
+    "公司 我们 我司 咱们 可以 能 能够 需要 要 哪些 哪个 怎么 如何 怎样 办理 流程 步骤 部门 哪里 提交 标准 最高 金额 "
+    "多久 办 拿 领 给 有 有没有 没有 是 的 了 吗 呢 吧 啊 请问 一下 具体 规定 相关 专门 这个 那个 这项 该 它 那 "
+    "截至 几 号 几月 日期 期限 时限 期 开始 结束 还 也 都 又 再 就 最多 上限 额度 比例 百分之 几成 窗口 电话 联系 "
+    "找 谁 向 交 送 带 准备 证明 办结 工作日 天 年 月 日 今年 明年 去年 现在 目前 最新 现行 当前 "
+    "昆山 昆山市 苏州 苏州市 江苏 江苏省 本市 我市 市里 市级 省级 国家级 区级 区镇 级 在 对 和 与 及 或 等 从 到 "
+    "问 想 咨询 了解 知道 告诉 帮 帮忙 查 查询 看看 说 讲 一样 相同 不同 区别 差别 比较 相比 情况 方面 内容 "
+    "符合 满足 资格 门槛 够 够不够 申领 申报期 受理 受理部门 负责 途径 渠道 方式 办法 措施 举措 "
+    "大概 大约 一共 总共 合计 分别 各 每 个 家 项 类 种 算 计算 怎么算 多久 能否 是否 部分 时候 不能 能不能 以后 之后 "
+    "剩下 剩余 其余 其他 别的 还要 需不需要 要不要 是不是 会不会 怎么样 如果 要是 的话 情况下 退 交 报 批".split()
+)
+
+_FOLLOW_MARK = re.compile(
+    r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|"
+    r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励")
+
+SLOT_PHRASE = {
+    sl.AMOUNT: "多少", sl.RATIO: "比例", sl.WINDOW: "什么时候申报", sl.DURATION: "多久",
+    sl.MATERIALS: "需要什么材料", sl.DEPARTMENT: "向哪个部门提交", sl.CONDITIONS: "申请条件",
+    sl.PROCEDURE: "办理流程", sl.LIST: "有哪些", sl.DEFINITION: "是什么",
+}
+
+# Offline understanding of English questions: the multilingual embedding finds passages, these
+# terms give BM25 and the evidence check the Chinese words the corpus uses.
+ENGLISH_TERMS = {
+    "high-tech": "高新技术企业", "high tech": "高新技术企业", "hnte": "高新技术企业",
+    "specialized": "专精特新", "little giant": "小巨人", "subsid": "补贴", "reward": "奖励", "grant": "资助",
+    "talent": "人才", "housing": "购房 安居", "house": "购房", "rent": "租房", "land": "用地", "factory": "厂房",
+    "r&d": "研发投入", "research": "研发", "innovation": "创新", "consortium": "创新联合体",
+    "equipment": "设备", "technical renovation": "技术改造", "upgrade": "技术改造", "digital": "智改数转",
+    "startup": "开办企业", "start a business": "开办企业", "register": "登记", "license": "许可",
+    "business licen": "营业执照 开办企业", "new company": "开办企业", "how long": "多久",
+    "hotline": "12345热线", "service station": "服务驿站", "deadline": "申报时间", "apply": "申报",
+    "materials": "申报材料", "documents": "申报材料", "conditions": "申报条件", "eligib": "申报条件",
+    "how much": "多少", "amount": "金额", "kunshan": "昆山", "suzhou": "苏州", "graduate": "高校毕业生",
+    "job": "稳岗", "employment": "就业", "headquarter": "总部", "artificial intelligence": "人工智能", " ai ": "人工智能",
+    "smart manufactur": "智能制造", "construction permit": "施工许可", "environmental": "环评",
+    "first major equipment": "首台套", "quantum": "量子",
+}
+
+
+def english_to_chinese(text: str) -> str:
+    low = f" {text.lower()} "
+    return " ".join(dict.fromkeys(zh for en, zh in ENGLISH_TERMS.items() if en in low))
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _jieba().lcut(text) if w.strip() and re.search(r"[\w\u4e00-\u9fff]", w)]
+
+
+# Parts of speech that can carry a topic (nouns, verbal nouns, abbreviations, set phrases, verbs).
+_TOPIC_FLAGS = re.compile(r"^(?:n|vn|v|j|l|eng|i)")
+
+
+@lru_cache(maxsize=4096)
+def topic_words(text: str) -> tuple[str, ...]:
+    """Content words of a question without slot, function and place/level words."""
+    return tuple(w for w, _ in _topic_tagged(text))
+
+
+_NOUNISH = re.compile(r"^(?:n|vn|j|l|eng|i)")
+
+
+def _has_subject(text: str) -> bool:
+    """Names a thing (a noun, an abbreviation such as 技改), not only actions (按期开工以后能退多少)."""
+    return any(_NOUNISH.match(flag) for _, flag in _topic_tagged(text))
+
+
+@lru_cache(maxsize=4096)
+def _topic_tagged(text: str) -> tuple[tuple[str, str], ...]:
+    import jieba.posseg as pseg
+
+    _jieba()
+    out = []
+    for token in pseg.cut(text):
+        w, flag = token.word, token.flag
+        if len(w) < 2 or w in GENERIC or not _TOPIC_FLAGS.match(flag) or sl.levels(w):
+            continue
+        if re.fullmatch(r"[\d.]+|20\d\d年?", w) or re.fullmatch(r"[a-z]+", w, re.I) and flag != "eng":
+            continue
+        out.append((w, flag))
+    return tuple(out)
+
+
+@dataclass
+class Query:
+    question: str                 # what the user typed, normalised
+    standalone: str               # the question with the conversation's topic filled in
+    tokens: list[str] = field(default_factory=list)   # search tokens of the standalone question
+    slots: list[str] = field(default_factory=list)
+    levels: set[str] = field(default_factory=set)
+    years: set[int] = field(default_factory=set)
+    topic: list[str] = field(default_factory=list)    # the standalone question's content words
+    latest: bool = False
+    english: bool = False
+    follow_up: bool = False
+    previous_docs: list[str] = field(default_factory=list)  # the last answer's documents, for a follow-up
+
+    @property
+    def single_fact(self) -> bool:
+        return sl.single_fact(self.slots)
+
+
+def analyse(question: str, *, standalone: str | None = None, follow_up: bool = False,
+            previous_slots: list[str] | None = None, previous_docs: list[str] | None = None) -> Query:
+    question = normalize(question)
+    standalone = normalize(standalone or question)
+    english = sl.is_english(question)
+    search_text = standalone
+    if english:
+        search_text = f"{standalone} {english_to_chinese(standalone)}"
+    asked = sl.asked_slots(question) or list(previous_slots or [])
+    return Query(
+        question=question, standalone=search_text, tokens=tokenize(search_text), slots=asked,
+        levels=sl.levels(question) or sl.levels(standalone), years=sl.years(question),
+        topic=list(topic_words(english_to_chinese(standalone) if english else search_text)), latest=sl.asks_latest(question), english=english,
+        follow_up=follow_up, previous_docs=list(previous_docs or []),
+    )
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on the previous turn (那…呢, 这项, or no topic of its own)?"""
+    if _FOLLOW_MARK.search(question):
+        return True
+    return not _has_subject(normalize(question))
+
+
+_TITLE_NOISE = re.compile(r"[（(][^）)]*[）)]|《|》|昆山市|苏州市|关于|印发|若干|实施细则|实施办法|管理办法|办法|措施|意见|通知|指南|政策|规定|细则")
+
+
+def title_subject(title: str) -> str:
+    """The programme a document title names: 工业用地履约保证金 from 《昆山市工业用地履约保证金管理办法（示例）》."""
+    return _TITLE_NOISE.sub("", title or "").strip()[:20]
+
+
+def resolve_follow_up(question: str, previous: str, previous_title: str = "") -> tuple[str, list[str]]:
+    """The follow-up as a question that stands on its own, and the slots it inherits.
+
+    The previous turn's topic (its content words, levels and places replaced by the ones the
+    follow-up names) is put before the follow-up; it never grows with the conversation, because
+    the topic is re-derived from the previous standalone question each turn.
+    """
+    previous = normalize(previous)
+    question = normalize(question)
+    own_topic = topic_words(question)
+    own_levels = sl.levels(question)
+    inherited = [] if sl.asked_slots(question) else sl.asked_slots(previous)
+    if _has_subject(question) and not _FOLLOW_MARK.search(question):
+        return question, []
+    previous_topic = set(topic_words(previous))
+    if own_topic and not any(w in previous_topic or w in previous for w in own_topic):
+        # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
+        subject = ""
+    else:
+        words = [w for w in _words(previous) if w not in GENERIC or w in ("昆山", "苏州")]
+        if own_levels:
+            words = [w for w in words if not sl.levels(w)]
+        subject = "".join(dict.fromkeys(words))
+        anchor = title_subject(previous_title)
+        if anchor and anchor not in subject:
+            # The policy the last answer quoted keeps the thread when the question before was
+            # itself elliptic (按期开工以后能退多少？ → 剩下的那部分什么时候退？).
+            subject = f"{anchor} {subject}"
+        prev_levels = sl.levels(previous)
+        if prev_levels and not own_levels:
+            subject = "".join(sorted(prev_levels)) + subject
+    tail = "".join(SLOT_PHRASE[s] for s in inherited[:1] if s in SLOT_PHRASE)
+    parts = [p for p in (subject, question.rstrip("？?。"), tail) if p]
+    return " ".join(parts) + "？", inherited
