@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from app.admin.service import AdminServices
+from app.api.errors import data_error_handler, validation_handler
 from app.components.conversations import ConversationStore
 from app.components.embeddings import create_query_embedder
 from app.components.keyword_index import KeywordIndex, keyword_index_for
+from app.components.registry import LiveSet
 from app.components.reranker import create_reranker
 from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
@@ -54,7 +56,8 @@ class Services:
         keywords = keyword_index_for(ingest, settings)  # per-document updates, off the request path
         query_embedder = create_query_embedder(settings, like=ingest.embedder)  # never waits for ingestion
         keywords.refresh(force=True)
-        retriever = Retriever(settings, query_embedder, ingest.store, keywords, reranker=create_reranker(settings))
+        retriever = Retriever(settings, query_embedder, ingest.store, keywords, reranker=create_reranker(settings),
+                              live=LiveSet(registry))
         answerer, fallback = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(registry.session_factory)
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
@@ -110,16 +113,6 @@ def _database_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "backend_unavailable", "message": "数据库暂时不可用，请稍后重试"}, status_code=503)
 
 
-def _validation_handler(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        message = "请求内容不是有效的 JSON，请检查后重试"
-    else:
-        fields = "、".join(str(e["loc"][-1]) for e in errors if e.get("loc"))
-        message = f"请求格式不正确（{fields}），请检查后重试"
-    return JSONResponse({"error": "invalid_request", "message": message, "detail": errors}, status_code=422)
-
-
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -128,13 +121,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = services or Services.build(settings)
         yield
 
-    app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan)
+    docs = {} if settings.api_docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan, **docs)
     app.state.settings = settings
     configure_logging(settings)
     app.add_middleware(OpsMiddleware, settings=settings)  # request ids, metrics, access log, body cap
     install_web_security(app, settings)  # CORS from settings, CSP and other security headers
     app.add_exception_handler(KunruyiError, _error_handler)
-    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)  # any bad body: 422, never 500
+    app.add_exception_handler(DataError, data_error_handler)  # a value the database refuses: 422
     app.add_exception_handler(OperationalError, _database_handler)
     app.add_exception_handler(InterfaceError, _database_handler)
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Refusal: below these, the corpus holds no real evidence (calibrated by bench.eval).
     refusal_min_dense: float = Field(0.865, description="Minimum cosine similarity of the best chunk.")
     refusal_min_coverage: float = Field(0.0, description="Minimum IDF-weighted share of query terms found.")
+    retrieval_entity_boost: float = Field(0.3, ge=0, le=1, description="Weight of a level or year the question names (省级, 苏州市级, 2024年).")
+    retrieval_followup_boost: float = Field(0.3, ge=0, description="Weight of the previous answer's document for a follow-up without a topic of its own.")
+    retrieval_slot_boost: float = Field(0.15, ge=0, description="Weight of a passage that states what is asked (an amount, a window, a department...).")
 
     # Answering
     answer_backend: Literal["extractive", "openai", "llamacpp"] = "extractive"
@@ -127,6 +130,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body except admin uploads.")
     log_format: Literal["text", "json"] = "text"
     log_personal_data: bool = Field(False, description="Log user messages and OpenIDs (off by default).")
+    # Abuse and exposure (issue 12, items 8 and 13)
+    rate_limit_handoff_per_ip: int = Field(5, ge=0, description="转人工 requests per minute per client IP; 0 = off.")
+    rate_limit_handoff_per_conversation: int = Field(2, ge=0, description="转人工 requests per minute per conversation; 0 = off.")
+    metrics_allow: str = Field("", description="Comma-separated addresses or networks that may read /metrics "
+                                                "(with metrics_token: either suffices); both empty = anyone.")
+    metrics_token: str = Field("", description="Bearer token that may read /metrics (Prometheus `authorization`).")
+    api_docs: Literal["auto", "on", "off"] = Field(
+        "auto", description="/docs, /redoc and /openapi.json: auto = on only when `host` is a loopback address.")
 
     @model_validator(mode="after")
     def _check_chunk_sizes(self) -> "Settings":
@@ -151,6 +162,13 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return self.split_list(self.trusted_proxies)
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """The API docs are served: ``on``, or ``auto`` on a loopback host (``make run``; the image binds 0.0.0.0)."""
+        if self.api_docs != "auto":
+            return self.api_docs == "on"
+        return self.host in ("127.0.0.1", "localhost", "::1")
 
     @property
     def chroma_path(self) -> Path:

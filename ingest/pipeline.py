@@ -23,6 +23,8 @@ from app.components.embeddings import Embedder
 from app.components.registry import DocumentRegistry, DocumentStatus
 from app.components.vector_store import ChromaStore
 from app.errors import KunruyiError, UnsupportedDocument
+from app.facts.extract import Clause, extract_items
+from app.facts.store import PolicyFacts
 from app.settings import Settings
 from ingest.chunking import Chunk, chunk_document, embedding_text
 from ingest.cleaning import clean_document
@@ -135,11 +137,13 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[FileRe
 class IngestService:
     """The one ingestion code path, used by ``python -m ingest`` and by the app."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, registry: DocumentRegistry):
+    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, registry: DocumentRegistry,
+                 facts: PolicyFacts | None = None):
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.registry = registry
+        self.facts = facts or PolicyFacts(registry.session_factory)
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -200,6 +204,8 @@ class IngestService:
         )
         if before_activate:
             before_activate(doc)
+        self._extract_facts(doc.meta.doc_id, doc.content_hash, doc.meta.title,
+                            [(doc.chunk_id(c), c.heading_path, c.text) for c in doc.chunks])
         self.registry.activate(doc.meta.doc_id, len(doc.chunks))
         stale = [i for i in self.store.ids_where({"doc_id": doc.meta.doc_id}) if not i.startswith(doc.chunk_prefix)]
         self.store.delete(stale)
@@ -209,9 +215,37 @@ class IngestService:
         row = self.registry.get(doc_id)
         if row is None or row.status == DocumentStatus.DELETED:
             return FileResult(doc_id, FAILED, doc_id=doc_id, reason="文档不存在或已删除")
-        self.store.delete(self.store.ids_where({"doc_id": doc_id}))
+        # Leave the live set first, then drop the chunks: no answer cites a deleted document.
         self.registry.mark_deleted(doc_id)
+        self.store.delete(self.store.ids_where({"doc_id": doc_id}))
+        self.facts.remove(doc_id)
         return FileResult(row.source, REMOVED, doc_id=doc_id)
+
+    # -- policy facts ---------------------------------------------------------------------------
+
+    def _extract_facts(self, doc_id: str, content_hash: str, title: str,
+                       chunks: list[tuple[str, list[str], str]]) -> int:
+        """Policy items of a version, stored with it (staff review of the same version is kept)."""
+        clauses = [Clause(path=[p for p in path if p != title][:4], text=text, chunk_id=chunk_id)
+                   for chunk_id, path, text in chunks]
+        return self.facts.replace_version(doc_id, content_hash, extract_items(doc_id, content_hash, title, clauses))
+
+    def backfill_facts(self) -> int:
+        """Extract items for served versions that have none yet (an index built by an older release)."""
+        served = self.registry.serving_versions()
+        have = {(r.doc_id, r.content_hash) for r in self.facts.rows()}
+        missing = {d: v for d, v in served.items() if (d, v.content_hash) not in have}
+        if not missing:
+            return 0
+        chunks: dict[str, list[tuple[str, list[str], str]]] = {}
+        for chunk_id, meta, text in self.serving_entries():
+            if meta.get("doc_id") in missing:
+                path = [p.strip() for p in (meta.get("heading_path") or "").split(" > ") if p.strip()]
+                chunks.setdefault(meta["doc_id"], []).append((chunk_id, path, text or ""))
+        for doc_id, entries in chunks.items():
+            entries.sort(key=lambda e: e[0])
+            self._extract_facts(doc_id, missing[doc_id].content_hash, missing[doc_id].title, entries)
+        return len(chunks)
 
     # -- syncing folders ----------------------------------------------------------------------
 
@@ -253,6 +287,7 @@ class IngestService:
                 else:
                     report.results.append(self.remove(row.doc_id))
         if not dry_run:
+            self.backfill_facts()
             removed = self.reconcile()
             if removed:
                 log.info("reconcile removed %d orphan chunks", removed)

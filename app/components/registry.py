@@ -7,6 +7,7 @@ can tell cheaply when its in-memory keyword index is stale.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, inspect, select, update
@@ -96,6 +97,55 @@ _ADDED_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class ServedVersion:
+    doc_id: str
+    content_hash: str
+    title: str
+    expires: dt.date | None
+    published: dt.date | None
+    replaces: tuple[str, ...] = ()
+
+
+class LiveSet:
+    """The documents retrieval may serve right now, switched atomically with the registry.
+
+    Each call costs one cheap SQL read (the index generation); the set itself is reloaded only
+    when the generation moved, so every answer sees either the old or the new version of a
+    replaced document and never a deleted one, whichever worker it runs in.
+    """
+
+    def __init__(self, registry: "DocumentRegistry"):
+        self._registry = registry
+        self._generation = -1
+        self._served: dict[str, ServedVersion] = {}
+        self._successors: dict[str, str] = {}
+
+    def current(self, *, force: bool = False) -> dict[str, ServedVersion]:
+        generation = self._registry.generation()
+        if force or generation != self._generation:
+            served = self._registry.serving_versions()
+            successors: dict[str, str] = {}
+            for version in served.values():
+                for old in version.replaces:
+                    successors[old] = version.doc_id
+            self._served, self._successors, self._generation = served, successors, generation
+        return self._served
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def serves(self, meta: dict[str, Any]) -> bool:
+        version = self._served.get(meta.get("doc_id", ""))
+        return version is not None and version.content_hash == meta.get("content_hash")
+
+    def successor(self, doc_id: str) -> ServedVersion | None:
+        """The live document that names ``doc_id`` in its ``replaces`` (newest wins)."""
+        new = self._successors.get(doc_id)
+        return self._served.get(new) if new else None
+
+
 class DocumentRegistry:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
@@ -144,6 +194,21 @@ class DocumentRegistry:
             rows = session.execute(select(DocumentRow.doc_id, DocumentRow.active_hash).where(
                 DocumentRow.status != DocumentStatus.DELETED, DocumentRow.active_hash != ""))
             return {doc_id: f"{doc_id}::{active[:16]}::" for doc_id, active in rows}
+
+    def serving_versions(self) -> dict[str, "ServedVersion"]:
+        """doc_id -> the activated version retrieval may serve, with what answers say about it."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(DocumentRow.doc_id, DocumentRow.active_hash, DocumentRow.title, DocumentRow.expires,
+                       DocumentRow.published, DocumentVersionRow.meta)
+                .join(DocumentVersionRow, (DocumentVersionRow.doc_id == DocumentRow.doc_id)
+                      & (DocumentVersionRow.content_hash == DocumentRow.active_hash), isouter=True)
+                .where(DocumentRow.status != DocumentStatus.DELETED, DocumentRow.active_hash != ""))
+            served: dict[str, ServedVersion] = {}
+            for doc_id, active, title, expires, published, meta in rows:
+                served[doc_id] = ServedVersion(doc_id, active, title, expires, published,
+                                               tuple((meta or {}).get("replaces") or ()))
+            return served
 
     def begin_version(self, meta: dict[str, Any], *, path: str | None, fmt: str, content_hash: str,
                       text: str, overrides: dict[str, Any] | None = None) -> int:

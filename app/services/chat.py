@@ -11,11 +11,13 @@ from typing import Any, Iterator
 from app.components.conversations import ConversationStore, new_id
 from app.errors import InvalidQuestion
 from app.ops.metrics import ANSWERS, record_answer
+from app.facts import slots
 from app.services import guard
+from app.services import query as query_mod
 from app.services.answering import Answer, AnswerContext
+from app.services.query import Query
 from app.services.retrieval import Retriever
 from app.settings import Settings
-from ingest.cleaning import normalize
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,22 @@ REFUSAL_OUT_OF_SCOPE = (
     "抱歉，我是“昆如意”企业服务助手，只能依据政策库解答昆山企业的惠企政策、人才、用地和办事流程等问题，"
     "这个问题无法回答。如需其他帮助，请咨询{contact}。"
 )
+
+REFUSALS = {
+    "cheating": (
+        "抱歉，这个问题我不能回答。申报惠企政策须如实提供材料，虚报、伪造材料或骗取、套取财政资金的，"
+        "将被追回资金、取消申报资格并依法追究责任。如对申报口径有疑问，欢迎咨询{contact}，按规定如实申报。"),
+    "account_status": (
+        "抱歉，我无法查询具体企业的申报进度、审核结果或资金到账情况。请联系受理该事项的主管部门"
+        "（一般为企业所在区镇的经济发展、科技或人社等部门），或咨询{contact}，工作人员可为您查询办理进度。"),
+    "personal": (
+        "抱歉，我是“昆如意”企业服务助手，只能解答企业相关的惠企政策和办事问题，个人事务（如个人公积金、"
+        "个人所得税、个人社保等）无法回答。请咨询相关主管部门或{contact}。"),
+}
+
+
+def _first_lines(text: str, limit: int = 200) -> str:
+    return (text or "").split("\n\n")[0][:limit]
 
 
 @dataclass
@@ -69,39 +87,98 @@ class ChatService:
             raise InvalidQuestion(f"问题太长了，请控制在{self.settings.max_message_chars}字以内")
         return text
 
-    def standalone(self, question: str, conversation_id: str) -> str:
-        history = [m for m in self.conversations.history(conversation_id, limit=2 * self.settings.history_turns + 1)
-                   if m.role == "user" and m.status == "ok"]
-        if not history or not guard.is_follow_up(question):
-            return question
-        previous = history[-1].standalone_question or history[-1].content
-        if hasattr(self.answerer, "rewrite"):
-            turns = "\n".join(f"用户：{m.content}" for m in history[-self.settings.history_turns:])
+    def understand(self, question: str, conversation_id: str) -> Query:
+        """The question as one query object; a follow-up takes the previous turn's topic."""
+        history = self.conversations.history(conversation_id, limit=2 * self.settings.history_turns + 2)
+        users = [m for m in history if m.role == "user" and m.status == "ok"]
+        if not users:
+            return query_mod.analyse(question)
+        last = users[-1]
+        answer = next((m for m in history if m.role == "assistant" and m.reply_to == last.id), None)
+        previous_docs = [c.get("doc_id", "") for c in (answer.citations or [])][:1] if answer and answer.grounded else []
+        if not query_mod.is_follow_up(question):
+            # A question that stands on its own is not rewritten; the conversation's policy still
+            # counts a little (买的房子几年内不能卖？ after a 人才购房 answer).
+            return query_mod.analyse(question, previous_docs=previous_docs)
+        previous = last.standalone_question or last.content
+        previous_title = (answer.citations or [{}])[0].get("title", "") if previous_docs else ""
+        standalone, inherited = query_mod.resolve_follow_up(question, previous, previous_title)
+        if hasattr(self.answerer, "rewrite") and self.answerer is not self.fallback:
+            turns = []
+            for m in history[-2 * self.settings.history_turns:]:
+                if m.role == "user" and m.status == "ok":
+                    turns.append(f"用户：{m.content}")
+                elif m.role == "assistant":
+                    turns.append(f"助手：{_first_lines(m.content)}")
             try:
-                rewritten = self.answerer.rewrite(turns, question)
+                rewritten = self.answerer.rewrite("\n".join(turns), question)
                 if rewritten and len(rewritten) <= 4 * max(len(question), 50):
-                    return rewritten
+                    standalone = rewritten
             except Exception as exc:  # noqa: BLE001 - the rule-based rewrite still works
                 log.warning("llm rewrite failed, using rules: %s", type(exc).__name__)
-        return guard.rule_rewrite(question, previous)
+        return query_mod.analyse(question, standalone=standalone, follow_up=True, previous_slots=inherited,
+                                 previous_docs=previous_docs)
 
-    def refusal(self, reason: str) -> Answer:
-        template = REFUSAL_OUT_OF_SCOPE if reason in ("injection", "off_topic") else REFUSAL_NO_EVIDENCE
-        return Answer(text=template.format(contact=self.settings.service_contact), citations=[],
-                      grounded=False, refusal_reason=reason)
+    def standalone(self, question: str, conversation_id: str) -> str:
+        return self.understand(question, conversation_id).standalone
 
-    def plan(self, question: str, standalone: str) -> tuple[AnswerContext | None, str | None]:
+    def refusal(self, reason: str, related: list[str] | None = None, missing: list[str] | None = None) -> Answer:
+        contact = self.settings.service_contact
+        if reason in ("injection", "off_topic"):
+            text = REFUSAL_OUT_OF_SCOPE.format(contact=contact)
+        elif reason in REFUSALS:
+            text = REFUSALS[reason].format(contact=contact)
+        else:
+            text = REFUSAL_NO_EVIDENCE.format(contact=contact)
+            if missing and related:
+                subject = "、".join(missing[:2])
+                text = (f"抱歉，政策库中没有关于“{subject}”的专门规定，无法给出准确答复。"
+                        f"建议您咨询{contact}，工作人员会为您进一步解答。")
+            if related:
+                text += "\n\n政策库中以下文件与您的问题相关（并非对该问题的答复），可供参考：\n" + \
+                    "\n".join(f"· 《{title}》" for title in related[:3])
+        return Answer(text=text, citations=[], grounded=False, refusal_reason=reason)
+
+    def plan(self, question: str, standalone: str | Query) -> tuple[AnswerContext | None, str | None]:
         """Retrieve evidence; returns the answer context, or the reason to refuse."""
-        reason = guard.classify(question)
+        ctx, reason, _ = self._plan(standalone if isinstance(standalone, Query) else
+                                    query_mod.analyse(question, standalone=standalone))
+        return ctx, reason
+
+    def _plan(self, q: Query) -> tuple[AnswerContext | None, str | None, Answer | None]:
+        reason = guard.classify(q.question) or slots.refusal_intent(q.question)
         if reason:
-            return None, reason
-        query = normalize(standalone)
-        result = self.retriever.search(query)
+            return None, reason, self.refusal(reason)
+        result = self.retriever.search(q)
+        today = dt.date.today()
         if not result.chunks or not result.evidence.sufficient(self.settings):
-            log.info("refused no_evidence dense=%.3f coverage=%.2f", result.evidence.top_dense, result.evidence.coverage)
-            return None, "no_evidence"
-        return AnswerContext(question=normalize(question), standalone=query, chunks=result.chunks,
-                             today=dt.date.today()), None
+            ev = result.evidence
+            log.info("refused no_evidence dense=%.3f coverage=%.2f topic=%.2f missing=%s", ev.top_dense, ev.coverage,
+                     ev.topic_coverage, ev.missing_topic)
+            related = list(dict.fromkeys(c.meta.get("title", "") for c in result.chunks[:3]
+                                         if c.dense is not None and c.dense >= self.settings.refusal_min_dense))
+            return None, "no_evidence", self.refusal("no_evidence", related if ev.missing_topic else None,
+                                                     ev.missing_topic)
+        ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q)
+        ctx.notes = self._notes(q, result.chunks, today)
+        return ctx, None, None
+
+    def _notes(self, q: Query, chunks, today: dt.date) -> list[str]:
+        """What the answer says before the quote: an expired policy (and its successor), English."""
+        notes = []
+        if q.english:
+            notes.append("（您的问题为英文，以下依据中文政策原文作答。The answer below is quoted from the Chinese policy text.）")
+        top = chunks[0]
+        if top.expired(today) and top.meta.get("expires"):
+            d = dt.date.fromisoformat(top.meta["expires"])
+            note = f"⚠ 请注意：《{top.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效"
+            successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None
+            if successor is not None:
+                note += f"，现行接续政策为《{successor.title}》，请以新政策为准"
+            else:
+                note += "，以下为该政策原有规定，仅供了解，请向主管部门确认是否有接续政策"
+            notes.append(note + "。")
+        return notes
 
     def _generate(self, ctx: AnswerContext) -> Answer:
         if self.answerer is self.fallback:
@@ -125,11 +202,12 @@ class ChatService:
         question = self.validate(message)
         started = time.perf_counter()
         conversation_id = self.conversations.open(conversation_id, channel, user_ref)
-        standalone = self.standalone(question, conversation_id)
+        q = self.understand(question, conversation_id)
+        standalone = q.standalone
         question_id = self.conversations.add_user_message(conversation_id, question)
         try:
-            ctx, reason = self.plan(question, standalone)
-            answer = self.refusal(reason) if ctx is None else self._generate(ctx)
+            ctx, reason, refusal = self._plan(q)
+            answer = refusal if ctx is None else self._generate(ctx)
             if ctx is not None and not answer.grounded:
                 answer = self.refusal("model_not_found")
             return self._store(conversation_id, question_id, standalone, answer, started)
@@ -144,16 +222,17 @@ class ChatService:
         question = self.validate(message)
         started = time.perf_counter()
         conversation_id = self.conversations.open(conversation_id, channel, user_ref)
-        standalone = self.standalone(question, conversation_id)
+        q = self.understand(question, conversation_id)
+        standalone = q.standalone
         question_id = self.conversations.add_user_message(conversation_id, question)
         message_id = new_id()
         try:
-            ctx, reason = self.plan(question, standalone)
+            ctx, reason, refusal = self._plan(q)
             candidates = [c.to_dict() for c in ctx.citations()] if ctx else []
             yield StreamEvent("meta", {"conversation_id": conversation_id, "message_id": message_id,
                                        "question_id": question_id, "citations": candidates})
             if ctx is None:
-                answer = self.refusal(reason)
+                answer = refusal
                 yield StreamEvent("delta", {"text": answer.text})
             else:
                 answer = yield from self._stream_answer(ctx)

@@ -15,7 +15,11 @@ from typing import Any
 
 from app.components.embeddings import Embedder
 from app.components.keyword_index import KeywordIndex, tokenize
+from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore
+from app.facts import slots as sl
+from app.facts import vocab
+from app.services.query import Query, analyse
 from app.settings import Settings
 from ingest.metadata import find_doc_number_anywhere
 
@@ -66,11 +70,14 @@ class Evidence:
     coverage: float
     missing_terms: list[str] = field(default_factory=list)
     missing_places: list[str] = field(default_factory=list)
+    # Content words of the question (a programme, an industry, a place) no top passage contains.
+    missing_topic: list[str] = field(default_factory=list)
+    topic_coverage: float = 1.0
 
     def sufficient(self, settings: Settings) -> bool:
         """Real evidence: close enough, the question's terms found, no place the corpus never names."""
         return (self.top_dense >= settings.refusal_min_dense and self.coverage >= settings.refusal_min_coverage
-                and not self.missing_places)
+                and not self.missing_places and not self.missing_topic)
 
 
 @dataclass
@@ -82,32 +89,44 @@ class RetrievalResult:
 
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex,
-                 reranker=None):
+                 reranker=None, live: LiveSet | None = None):
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.keywords = keywords
         self.reranker = reranker
+        self.live = live
 
-    def candidates(self, query: str) -> list[RetrievedChunk]:
+    def _served(self, hits: list) -> list:
+        """Only the activated version of a live document is served: a version still being indexed
+        (or left half-written by a crash) and a deleted document's leftovers are not."""
+        if self.live is None:
+            return [hit for hit in hits if self.keywords.contains(hit.id)]
+        served = self.live.current()
+        if any(h.metadata.get("doc_id") in served and not self.live.serves(h.metadata) for h in hits):
+            # A document was switched to a new version after the set was read: read it again, so
+            # this answer sees the new version rather than neither.
+            self.live.current(force=True)
+        return [hit for hit in hits if self.live.serves(hit.metadata)]
+
+    def candidates(self, query: str | Query) -> list[RetrievedChunk]:
         """All fused candidates, best first (expired ones included)."""
         s = self.settings
+        q = query if isinstance(query, Query) else analyse(query)
         by_id: dict[str, RetrievedChunk] = {}
         self.keywords.refresh()
-        dense_hits = self.store.query(self.embedder.embed_query(query), k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
-        # Only the activated version of a live document is served: a version still being
-        # indexed (or left half-written by a crash) and a deleted one's leftovers are not.
-        dense_hits = [hit for hit in dense_hits if self.keywords.contains(hit.id)]
+        dense_hits = self.store.query(self.embedder.embed_query(q.standalone), k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        dense_hits = self._served(dense_hits)
         for rank, hit in enumerate(dense_hits):
             chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
             chunk.dense = hit.score
             chunk.fused += s.retrieval_dense_weight / (s.retrieval_rrf_k + rank + 1)
         if s.retrieval_keyword_k > 0 and s.retrieval_keyword_weight > 0:
-            for rank, hit in enumerate(self.keywords.search(tokenize(query), k=s.retrieval_keyword_k)):
+            for rank, hit in enumerate(self.keywords.search(q.tokens, k=s.retrieval_keyword_k)):
                 chunk = by_id.get(hit.id)
                 if chunk is None:
                     entry = self.keywords.entry(hit.id)
-                    if entry is None:
+                    if entry is None or (self.live is not None and not self.live.serves(entry[0])):
                         continue
                     chunk = by_id[hit.id] = RetrievedChunk(hit.id, entry[1], entry[0])
                 chunk.keyword = hit.score
@@ -123,6 +142,7 @@ class Retriever:
             for chunk in by_id.values():
                 others = [x for x in per_doc[chunk.doc_id] if x is not chunk.fused][:2]
                 chunk.fused += s.retrieval_doc_weight * sum(others)
+        self._prefer_named(q, by_id.values())
         ranked = sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
         if self.reranker is not None and ranked:
             head = ranked[:20]
@@ -132,18 +152,65 @@ class Retriever:
             ranked = sorted(head, key=lambda c: c.rerank, reverse=True) + ranked[20:]
         return ranked
 
-    def evidence(self, query: str, chunks: list[RetrievedChunk]) -> Evidence:
+    def _prefer_named(self, q: Query, chunks) -> None:
+        """What the user named (a level, a year, the previous answer's policy, 最新) outranks
+        general similarity: 省级 wants the 省级 figure, not a district rule with other numbers."""
+        s = self.settings
+        for chunk in chunks:
+            text = f"{chunk.meta.get('heading_path', '')} {chunk.text}"
+            factor = 1.0
+            if q.levels:
+                named = sl.levels(text)
+                if named & q.levels:
+                    factor *= 1 + s.retrieval_entity_boost
+                elif named:
+                    factor *= 1 - s.retrieval_entity_boost / 2
+            if q.years and any(str(y) in f"{chunk.meta.get('title', '')} {text}" for y in q.years):
+                factor *= 1 + s.retrieval_entity_boost / 2
+            if q.previous_docs and chunk.doc_id == q.previous_docs[0]:
+                factor *= 1 + s.retrieval_followup_boost * (1.0 if q.follow_up else 0.5)
+            if q.slots and q.slots[0] in sl.SLOTS and q.slots[0] in sl.sentence_slots(chunk.text):
+                factor *= 1 + s.retrieval_slot_boost
+            if q.latest and self.live is not None and self.live.successor(chunk.doc_id):
+                factor *= 0.5
+            chunk.fused *= factor
+
+    def _topic_weight(self, q: Query, chunks: list[RetrievedChunk]) -> float:
+        """IDF weight of the question's content words that the chunks' titles and headings name."""
+        heads = " ".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')}" for c in chunks).lower()
+        return sum(max(self.keywords.idf(w), 0.5) for w in dict.fromkeys(q.topic) if len(w) >= 2 and w in heads)
+
+    def _attach_leads(self, chunks: list[RetrievedChunk]) -> None:
+        """A clause split off its article (第三条 购房补贴… > （五）E类人才 5万元) gets the
+        article's opening clause as context, so the answer step knows what the clause is about."""
+        for chunk in chunks:
+            parents = [p.strip() for p in chunk.meta.get("heading_path", "").split(">")][1:-1]
+            prefix, _, index = chunk.id.rpartition("::")
+            if not parents or not index.isdigit() or "lead" in chunk.meta:
+                continue
+            for i in range(int(index) - 1, max(-1, int(index) - 12), -1):
+                entry = self.keywords.entry(f"{prefix}::{i:04d}")
+                if entry is None:
+                    break
+                if entry[0].get("article") in parents:
+                    first = entry[1].split("\n", 1)[0]
+                    chunk.meta = {**chunk.meta, "lead": re.split(r"[：:]", first, maxsplit=1)[0][:60]}
+                    break
+
+    def evidence(self, query: str | Query, chunks: list[RetrievedChunk]) -> Evidence:
         """How well the top chunks cover the question.
 
         Coverage weighs each query term by its IDF; a term the corpus has never seen (e.g. a
         city the corpus does not cover) weighs as much as the rarest known term.
         """
+        q = query if isinstance(query, Query) else analyse(query)
         top = chunks[:3]
         top_dense = max((c.dense for c in top if c.dense is not None), default=0.0)
-        terms = list(dict.fromkeys(tokenize(query)))
+        terms = list(dict.fromkeys(q.tokens))
         if not terms:
             return Evidence(top_dense, 0.0, [])
         haystack = "\n".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top).lower()
+        missing_topic, topic_coverage = self._topic_coverage(q, haystack)
         idfs = {t: self.keywords.idf(t) for t in terms}
         ceiling = max(list(idfs.values()) + [1.0])
         total = found = 0.0
@@ -155,8 +222,20 @@ class Retriever:
                 found += weight
             else:
                 missing.append(term)
-        places = [p for p in place_names(query) if not self.keywords.mentions(p)]
-        return Evidence(top_dense, found / total if total else 0.0, missing, places)
+        places = [p for p in place_names(q.standalone) if not self.keywords.mentions(p)]
+        return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage)
+
+    @staticmethod
+    def _topic_coverage(q: Query, haystack: str) -> tuple[list[str], float]:
+        """The subjects the question names (a sector, a tax, a place outside Kunshan) that no top
+        passage names: 量子计算 in a question means the 技改 passages are not the answer."""
+        terms = vocab.key_terms(q.question if not q.english else q.standalone)
+        if q.follow_up:
+            terms += [t for t in vocab.key_terms(q.standalone) if t not in terms]
+        if not terms:
+            return [], 1.0
+        missing = [t for t in terms if t.lower() not in haystack]
+        return missing, 1 - len(missing) / len(terms)
 
     def _named_documents(self, query: str, ranked: list[RetrievedChunk]) -> set[str]:
         doc_number = find_doc_number_anywhere(query)
@@ -171,10 +250,12 @@ class Retriever:
                 named.add(chunk.doc_id)
         return named
 
-    def search(self, query: str, *, today: dt.date | None = None, k: int | None = None) -> RetrievalResult:
+    def search(self, query: str | Query, *, today: dt.date | None = None, k: int | None = None) -> RetrievalResult:
         today = today or dt.date.today()
         k = k or self.settings.retrieval_top_k
-        ranked = self.candidates(query)
+        q = query if isinstance(query, Query) else analyse(query)
+        query = q.standalone
+        ranked = self.candidates(q)
         named = self._named_documents(query, ranked)
         if named:
             # A question that quotes a 文号 or a 《title》 is about that document, current or not.
@@ -184,11 +265,17 @@ class Retriever:
             chosen = ranked
         else:
             chosen = current
-            evidence = self.evidence(query, current)
+            evidence = self.evidence(q, current)
             if not evidence.sufficient(self.settings):
-                expired_first = self.evidence(query, ranked)
+                expired_first = self.evidence(q, ranked)
                 if expired_first.sufficient(self.settings) and any(c.expired(today) for c in ranked[:3]):
                     chosen = ranked
+            elif any(c.expired(today) for c in ranked[:3]) and \
+                    self._topic_weight(q, ranked[:3]) > 1.2 * self._topic_weight(q, current[:3]):
+                # The programme asked about (小升规奖励) exists only in an expired policy: answer
+                # from it (the answer says it has expired) rather than from another programme.
+                chosen = ranked
         top = chosen[:k]
+        self._attach_leads(top)
         used_expired = any(c.expired(today) for c in top)
-        return RetrievalResult(top, self.evidence(query, top), used_expired)
+        return RetrievalResult(top, self.evidence(q, top), used_expired)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 from app.services.retrieval import RetrievedChunk
 
@@ -33,7 +33,7 @@ class Citation:
         m = chunk.meta
         return cls(
             n=n, doc_id=m.get("doc_id", ""), title=m.get("title", ""), doc_number=m.get("doc_number") or None,
-            article=m.get("article", ""), source=m.get("source", ""), url=m.get("url") or None,
+            article=article_label(m.get("article", ""), m.get("heading_path", "")), source=m.get("source", ""), url=m.get("url") or None,
             snippet=chunk.text[:300], expires=m.get("expires") or None, expired=chunk.expired(today),
             sample=bool(m.get("sample")), chunk_id=chunk.id, heading_path=m.get("heading_path", ""),
         )
@@ -51,12 +51,31 @@ class Citation:
         return ref
 
 
+_CLAUSE_MARK = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．])")
+_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零〇两\d]+条")
+
+
+def article_label(article: str, heading_path: str = "") -> str:
+    """A short label: 第三条（五） rather than the whole clause a chunk starts with."""
+    if len(article) <= 14:
+        return article
+    mark = _CLAUSE_MARK.match(article)
+    parents = [p.strip() for p in heading_path.split(">")][1:-1]
+    parent = next((p for p in reversed(parents) if _ARTICLE.match(p) or len(p) <= 14), "")
+    if mark:
+        return f"{parent}{mark.group(0)}" if parent else mark.group(0)
+    return parent or article[:14] + "…"
+
+
 @dataclass
 class AnswerContext:
     question: str            # what the user typed
     standalone: str          # the question with the conversation's subject filled in
     chunks: list[RetrievedChunk]
     today: dt.date = field(default_factory=dt.date.today)
+    query: Any = None        # app.services.query.Query (what is asked, what is named)
+    notes: list[str] = field(default_factory=list)  # said before the answer (validity, language)
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns
 
     def citations(self) -> list[Citation]:
         return [Citation.from_chunk(i + 1, c, self.today) for i, c in enumerate(self.chunks)]

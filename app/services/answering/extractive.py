@@ -9,31 +9,20 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from app.components.keyword_index import tokenize
+from app.facts import slots as sl
 from app.services.answering.base import Answer, AnswerContext, Citation, cited_numbers, compose_footer
 
 # Semicolons do not end a sentence here: table rows (项目：…；标准：…) and clauses stay whole.
 _SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
 _QUESTION_LINE = re.compile(r"^(?:问|Q\d*)[:：]")
 _ANSWER_PREFIX = re.compile(r"^(?:答|A\d*)[:：]\s*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?(?:元|%|亩|家|个|项|年|月|日|天|个工作日|人|倍)")
-_ASKS_AMOUNT = re.compile(r"多少|金额|补贴|奖励|资助|奖补|支持|标准|最高|上限|额度|几万|多少钱|贴息|比例")
-_ASKS_CONDITION = re.compile(r"条件|要求|资格|符合|哪些企业|谁可以|能不能|可以申请|门槛")
-_ASKS_MATERIAL = re.compile(r"材料|资料|提交|准备|证明|需要带")
-_ASKS_TIME = re.compile(r"时间|期限|多久|几天|什么时候|截止|时限|何时|有效期|到期")
-_ASKS_PLACE = re.compile(r"哪里|在哪|地址|部门|窗口|找谁|联系|电话|热线|渠道|怎么办|如何办|流程|怎么申请|如何申请")
-_ASKS_LIST = re.compile(r"哪些|包括|包含|有什么|有哪|什么内容|清单|材料|理念|举措|措施|流程|步骤|几种|几类")
-_CONDITION_WORDS = re.compile(r"须|应当|应|符合|条件|满足|不得|要求|具备|以上|以下|不低于|不超过")
-_MATERIAL_WORDS = re.compile(r"材料|提交|申请表|证明|复印件|营业执照|清单|身份证")
-_TIME_WORDS = re.compile(r"工作日|之日起|期限|截止|日前|个月|年内|时限|有效期|每年")
-_PLACE_WORDS = re.compile(r"受理|窗口|部门|中心|驿站|热线|12345|网|平台|登录|办理")
-
 PRIMARY_CHARS = 320   # an article up to this length is quoted whole
 MAX_CHARS = 480       # the whole answer body
-MAX_EXTRA = 2         # sentences from other passages
+SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the reference adds ~30)
 
 
 @dataclass
@@ -45,27 +34,45 @@ class _Sentence:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a chunk; a clause that introduces a list (…如下：) keeps its items."""
-    out: list[str] = []
+    return [sentence for sentence, _ in split_with_context(text)]
+
+
+def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, str]]:
+    """Sentences of a chunk, each with the lead clause of its line (an item's own title).
+
+    A clause that introduces a list of short items (…材料如下：) keeps its items as one
+    sentence; items that are clauses of their own (（一）首次认定奖励。对…给予30万元。) are
+    split, so that a single-fact answer quotes the one item asked about.
+    """
+    out: list[tuple[str, str]] = []
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.endswith(("：", ":")) and i + 1 < len(lines):
+        if merge_lists and line.endswith(("：", ":")) and i + 1 < len(lines):
             items = [line]
-            while i + 1 < len(lines) and len("".join(items)) < 240 and _LIST_ITEM.match(lines[i + 1]):
-                i += 1
-                items.append(lines[i])
-            if len(items) > 1:
-                out.append("".join(items))
-                i += 1
+            j = i
+            while j + 1 < len(lines) and len("".join(items)) < 240 and _LIST_ITEM.match(lines[j + 1]):
+                j += 1
+                items.append(lines[j])
+            if len(items) > 1 and all(len(item) <= 45 for item in items[1:]):
+                out.append(("".join(items), ""))
+                i = j + 1
                 continue
+        if not merge_lists and line.endswith(("：", ":")) and len(line) <= 30:
+            i += 1  # "奖补标准如下：" introduces the answer, it is not one
+            continue
         if _is_heading(line) or _QUESTION_LINE.match(line):
             # A bare heading, or the question of a Q&A pair, is not an answer.
             i += 1
             continue
         line = _ANSWER_PREFIX.sub("", line)
-        out.extend(s.strip() for s in _SENTENCE.findall(line) if len(s.strip()) >= 4)
+        sentences = [s.strip() for s in _SENTENCE.findall(line) if len(s.strip()) >= 4]
+        lead = ""
+        if len(sentences) > 1 and len(sentences[0]) <= 24:
+            # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
+            lead = sentences.pop(0)
+        out.extend((s, lead) for s in sentences)
         i += 1
     return out
 
@@ -79,48 +86,120 @@ def _is_heading(line: str) -> bool:
 
 
 class ExtractiveAnswerer:
+    """Quotes the sentence that states what was asked (an amount, a window, a department…).
+
+    Each candidate sentence is scored by the question's words (the user's own words double,
+    the article's lead clause as context), then by whether it states the slot the question asks
+    and names the level the question names. A single-fact question gets that one sentence;
+    a list, a procedure or conditions get the article's clauses.
+    """
+
     name = "extractive"
 
     def __init__(self, term_weight: Callable[[str], float]):
         self._idf = term_weight
 
-    def _score(self, sentence: str, terms: dict[str, float], question: str, chunk_rank: int) -> float:
-        overlap = sum(w for t, w in terms.items() if t in sentence.lower())
-        if overlap == 0:
-            return 0.0
-        score = overlap / math.sqrt(max(len(sentence), 20) / 40)
-        if _ASKS_AMOUNT.search(question) and _NUMBER.search(sentence):
-            score *= 1.6
-        for asks, words in ((_ASKS_CONDITION, _CONDITION_WORDS), (_ASKS_MATERIAL, _MATERIAL_WORDS),
-                            (_ASKS_TIME, _TIME_WORDS), (_ASKS_PLACE, _PLACE_WORDS)):
-            if asks.search(question) and words.search(sentence):
-                score *= 1.4
-        return score / (1 + 0.35 * chunk_rank)
-
     def _terms(self, ctx: AnswerContext) -> dict[str, float]:
         terms: dict[str, float] = {}
         # The user's own words weigh double: in a follow-up they say what is new.
+        q = ctx.query
         for weight, text in ((1.0, ctx.standalone), (2.0, ctx.question)):
-            for t in tokenize(text):
+            for t in (q.tokens if q is not None and weight == 1.0 else tokenize(text)):
                 idf = self._idf(t) or 1.0
                 terms[t] = max(terms.get(t, 0.0), weight * idf)
         return terms
 
-    def select(self, ctx: AnswerContext) -> list[_Sentence]:
+    def _score(self, sentence: str, context: str, terms: dict[str, float], q, chunk_rank: int) -> float:
+        low = sentence.lower()
+        overlap = sum(w for t, w in terms.items() if t in low)
+        overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
+        if overlap == 0:
+            return 0.0
+        score = overlap / math.sqrt(max(len(sentence), 20) / 40)
+        if q is not None and q.slots:
+            states = sl.sentence_slots(sentence)
+            primary = q.slots[0]
+            if primary in states:
+                score *= 3.0
+            elif any(s in states for s in q.slots[1:]):
+                score *= 1.5
+            elif primary in sl.FACT_SLOTS:
+                score *= 0.35
+            if primary in (sl.WINDOW, sl.DEPARTMENT, sl.DURATION) and sl.MATERIALS in states and primary not in states:
+                score *= 0.5
+        if q is not None and q.levels:
+            named = sl.levels(sentence)
+            if named & q.levels:
+                score *= 2.0
+            elif named:
+                score *= 0.4
+        return score / (1 + 0.35 * chunk_rank)
+
+    def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
         terms = self._terms(ctx)
-        candidates: list[_Sentence] = []
+        out: list[_Sentence] = []
         for rank, chunk in enumerate(ctx.chunks[:4]):
-            heading = chunk.meta.get("heading_path", "")
-            for pos, sentence in enumerate(split_sentences(chunk.text)):
-                scored = self._score(sentence, terms, ctx.question + ctx.standalone, rank)
-                candidates.append(_Sentence(rank, pos, sentence, scored))
+            # Short headings and the article's opening clause say what a clause is about.
+            heads = " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
+            lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
+            topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
+            context = f"{heads} {lead}".lower()
+            single = ctx.query is not None and ctx.query.single_fact
+            for pos, (sentence, item_lead) in enumerate(split_with_context(chunk.text, merge_lists=not single)):
+                sentence = tidy(sentence)
+                if len(sentence) < 4:
+                    continue
+                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, ctx.query, rank)
+                score *= 1 + 0.5 * min(topic_hits, 2)
+                if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead}", ctx.query.slots[0]):
+                    score *= 1.6
+                out.append(_Sentence(rank, pos, sentence, score))
+        return out
+
+    def select(self, ctx: AnswerContext) -> list[_Sentence]:
+        candidates = self.candidates(ctx)
         scored = [c for c in candidates if c.score > 0]
         if not scored:
             return []
         best = max(scored, key=lambda c: c.score)
-        top_doc = ctx.chunks[best.chunk_rank].doc_id
-        # The best-matching article is the core of the answer: quoted whole when it is short,
-        # otherwise its best sentences in their own order.
+        q = ctx.query
+        slots = q.slots if q is not None else []
+        asked = [x for x in dict.fromkeys(slots) if x in sl.SLOTS]
+        if q is not None and len(asked) >= 2 and len(re.findall(r"[？?，,；]", q.question.rstrip("？?"))) >= 1:
+            # 多少钱？谁牵头？ — two facts asked: the best sentence of the top document for each.
+            top_doc = ctx.chunks[best.chunk_rank].doc_id
+            chosen = [best]
+            for slot in asked:
+                if any(slot in sl.sentence_slots(c.text) for c in chosen):
+                    continue
+                pool = [c for c in scored if ctx.chunks[c.chunk_rank].doc_id == top_doc and slot in sl.sentence_slots(c.text)]
+                if pool:
+                    chosen.append(max(pool, key=lambda c: c.score))
+            return sorted(chosen, key=lambda c: (c.chunk_rank != best.chunk_rank, c.chunk_rank, c.position))
+        if q is not None and q.single_fact:
+            chosen = [best]
+            used = len(best.text)
+            # A second sentence of the same article that states the same kind of fact (two levels'
+            # amounts, a window and its deadline rule) when it is nearly as good and short.
+            for c in sorted(scored, key=lambda c: c.score, reverse=True):
+                if c is best or c.chunk_rank != best.chunk_rank or c.score < 0.6 * best.score:
+                    continue
+                if slots[0] in sl.sentence_slots(c.text) and used + len(c.text) <= SINGLE_FACT_CHARS:
+                    chosen.append(c)
+                    used += len(c.text)
+                    break
+            return sorted(chosen, key=lambda c: c.position)
+        if sl.COMPARISON in slots:
+            # The best sentence of each of the two best documents (or levels) side by side.
+            chosen = [best]
+            for c in sorted(scored, key=lambda c: c.score, reverse=True):
+                if ctx.chunks[c.chunk_rank].doc_id != ctx.chunks[best.chunk_rank].doc_id or (
+                        q is not None and sl.levels(c.text) - sl.levels(best.text)):
+                    if c.score >= 0.3 * best.score and c.text != best.text:
+                        chosen.append(c)
+                        break
+            return chosen
+        # The best-matching article is the answer: quoted whole when short, else its best clauses.
         primary = [c for c in candidates if c.chunk_rank == best.chunk_rank]
         if sum(len(c.text) for c in primary) > PRIMARY_CHARS:
             keep, used = [], 0
@@ -129,49 +208,51 @@ class ExtractiveAnswerer:
                     keep.append(c)
                     used += len(c.text)
             primary = keep or [best]
-        chosen = list(primary)
-        used = sum(len(c.text) for c in chosen)
-        extra = 0
-        # A question asking for a list (哪些, 材料, 举措…) is often answered by sibling clauses.
-        wants_list = bool(_ASKS_LIST.search(ctx.question))
-        max_extra, same_doc_floor = (5, 0.15) if wants_list else (MAX_EXTRA, 0.5)
-        pool = scored if not wants_list else [c for c in candidates if ctx.chunks[c.chunk_rank].doc_id == top_doc] + \
-            [c for c in scored if ctx.chunks[c.chunk_rank].doc_id != top_doc]
-        for c in sorted(pool, key=lambda c: (c.score, -c.chunk_rank), reverse=True):
-            if extra >= max_extra or c.chunk_rank == best.chunk_rank:
-                continue
-            # Another document has to be nearly as relevant to be worth the reader's time.
-            floor = same_doc_floor if ctx.chunks[c.chunk_rank].doc_id == top_doc else 0.7
-            if wants_list and ctx.chunks[c.chunk_rank].doc_id == top_doc:
-                floor = 0.0
-            if c.score < floor * best.score or used + len(c.text) > MAX_CHARS:
-                continue
-            if any(c.text in s.text or s.text in c.text for s in chosen):
-                continue
-            chosen.append(c)
-            used += len(c.text)
-            extra += 1
-        order = {rank: i for i, rank in enumerate([best.chunk_rank] + sorted({c.chunk_rank for c in chosen} - {best.chunk_rank}))}
-        return sorted(chosen, key=lambda c: (order[c.chunk_rank], c.position))
+        chosen = sorted(primary, key=lambda c: c.position)
+        wants_list = sl.LIST in slots or sl.MATERIALS in slots or sl.PROCEDURE in slots or sl.CONDITIONS in slots
+        if wants_list and sum(len(c.text) for c in chosen) < 120:
+            # A short article that opens a list continues in the next clauses of the same document.
+            top_doc = ctx.chunks[best.chunk_rank].doc_id
+            used = sum(len(c.text) for c in chosen)
+            for c in sorted(scored, key=lambda c: c.score, reverse=True):
+                if c.chunk_rank == best.chunk_rank or ctx.chunks[c.chunk_rank].doc_id != top_doc:
+                    continue
+                if c.score < 0.5 * best.score or used + len(c.text) > MAX_CHARS:
+                    continue
+                chosen.append(c)
+                used += len(c.text)
+                if len({x.chunk_rank for x in chosen}) >= 3:
+                    break
+        return chosen
 
     def compose(self, ctx: AnswerContext) -> tuple[str, list[Citation]]:
         citations = ctx.citations()
         chosen = self.select(ctx)
         if not chosen:
-            chosen = [_Sentence(0, 0, s, 1.0) for s in split_sentences(ctx.chunks[0].text)[:2]]
+            chosen = [_Sentence(0, 0, tidy(s), 1.0) for s in split_sentences(ctx.chunks[0].text)[:2]]
+        if ctx.query is not None and ctx.query.single_fact:
+            q = ctx.query
+            chosen = [_Sentence(c.chunk_rank, c.position, trim_clauses(c.text, q.slots[0], SINGLE_FACT_CHARS, q.levels), c.score)
+                      for c in chosen]
+        # Citations are numbered 1, 2… in the order the answer uses them.
+        order = list(dict.fromkeys(c.chunk_rank for c in chosen))
+        renumbered = {rank: i + 1 for i, rank in enumerate(order)}
+        cited = [replace(citations[rank], n=renumbered[rank]) for rank in order]
         paragraphs: list[str] = []
-        for i, rank in enumerate(dict.fromkeys(c.chunk_rank for c in chosen)):  # primary passage first
-            citation = citations[rank]
-            body = "".join(_with_mark(s.text, citation.n) for s in chosen if s.chunk_rank == rank)
-            lead = "根据" if i == 0 else "另据"
-            if i > 0 and citation.doc_id == citations[chosen[0].chunk_rank].doc_id:
-                lead, ref = "同一文件", (f"{citation.article}" if citation.article else "")
-                paragraphs.append(f"{lead}{'中' + _article_ref(ref) if ref else ''}还规定：{body}")
+        first_doc = cited[0].doc_id
+        for rank in order:
+            citation = cited[renumbered[rank] - 1]
+            body = "".join(_with_mark(strip_label(s.text, citation.article), citation.n)
+                           for s in chosen if s.chunk_rank == rank)
+            if citation.doc_id == first_doc and paragraphs:
+                ref = _article_ref(citation.article) if citation.article else ""
+                paragraphs.append(f"{ref}：{body}" if ref else body)
                 continue
-            paragraphs.append(f"{lead}{citation.reference()}：{body}")
-        text = "\n\n".join(paragraphs)
-        used = {citations[c.chunk_rank].n for c in chosen}
-        return text, [c for c in citations if c.n in used]
+            paragraphs.append(f"根据{citation.reference()}：{body}")
+        text = "\n".join(paragraphs)
+        if ctx.notes:
+            text = "\n".join(ctx.notes) + "\n" + text
+        return text, cited
 
     def answer(self, ctx: AnswerContext) -> Answer:
         text, cited = self.compose(ctx)
@@ -183,9 +264,59 @@ class ExtractiveAnswerer:
             yield text[start:start + 24]
 
     def finish(self, ctx: AnswerContext, text: str) -> Answer:
+        _, cited = self.compose(ctx)
         numbers = set(cited_numbers(text))
-        cited = [c for c in ctx.citations() if c.n in numbers]
+        cited = [c for c in cited if c.n in numbers]
         return Answer(text=f"{text}\n\n{compose_footer(cited)}", citations=cited, grounded=True)
+
+
+_LABEL_PREFIX = re.compile(r"^(?:第[一二三四五六七八九十百零〇两\d]+条|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．](?!\d))\s*")
+_MD_ESCAPE = re.compile(r"\\([.\-*_#+!()\[\]`>|])")
+
+
+def tidy(sentence: str) -> str:
+    """No Markdown escapes (1\\. from HTML), no emphasis marks, no stray spaces."""
+    sentence = _MD_ESCAPE.sub(r"\1", sentence)
+    return sentence.replace("**", "").strip().lstrip(">").strip()
+
+
+def strip_label(sentence: str, label: str) -> str:
+    """The article label is said once, in the reference: "第三条：第三条 …" reads badly."""
+    stripped = _LABEL_PREFIX.sub("", sentence, count=1)
+    if stripped != sentence and label:
+        return stripped
+    return sentence
+
+
+def lead_clause(text: str) -> str:
+    """The topic clause an article opens with ("第四条 租房补贴。"), or ''."""
+    first = text.split("\n", 1)[0]
+    head = re.split(r"[。：:]", first, maxsplit=1)[0]
+    return head if len(head) <= 24 else ""
+
+
+def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None = None) -> str:
+    """A long sentence cut to the clauses that state the asked fact (keeping their order);
+    when the question names a level, the clause about that level."""
+    if levels:
+        parts = [c for c in re.split(r"(?<=[；;])", sentence) if c.strip()]
+        named = [c for c in parts if sl.levels(c) & levels]
+        if len(parts) > 1 and len(named) == 1 and slot in sl.sentence_slots(named[0]):
+            return named[0].rstrip("，,；;。") + "。"
+    if len(sentence) <= limit:
+        return sentence
+    clauses = [c for c in re.split(r"(?<=[；;，,])", sentence) if c]
+    keep = [i for i, c in enumerate(clauses) if slot in sl.sentence_slots(c)]
+    if not keep:
+        return sentence
+    first, last = keep[0], keep[-1]
+    out = "".join(clauses[first:last + 1])
+    while len(out) > limit and last > first:
+        last -= 1
+        out = "".join(clauses[first:last + 1])
+    if first > 0 and len(clauses[0]) + len(out) <= limit:
+        out = clauses[0] + ("…" if first > 1 else "") + out
+    return out.rstrip("，,；;。") + "。"
 
 
 def _article_ref(label: str) -> str:
