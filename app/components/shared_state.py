@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 
 
 class SharedState(Protocol):
-    def claim(self, key: str, ttl_seconds: float) -> bool:
-        """Set ``key`` if absent (or expired); True for the first caller only."""
+    def claim(self, key: str, ttl_seconds: float, value: str = "1") -> bool:
+        """Set ``key`` (to ``value``) if absent (or expired); True for the first caller only."""
 
     def get(self, key: str) -> str | None: ...
+
+    def take(self, key: str) -> str | None:
+        """Remove and return the value at ``key`` (None if absent or expired); each value goes to one caller."""
 
     def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None: ...
 
@@ -104,13 +107,13 @@ class SqlState:
         if purged:
             log.info("shared state: purged %d expired rows", purged)
 
-    def claim(self, key: str, ttl_seconds: float) -> bool:
+    def claim(self, key: str, ttl_seconds: float, value: str = "1") -> bool:
         now = self.clock()
         self._housekeeping(now)
         with self._sessions.begin() as session:
             # A stale claim is removed first; the condition keeps a fresh one (claimed meanwhile) in place.
             session.execute(delete(StateValueRow).where(StateValueRow.key == key, StateValueRow.expires_at <= now))
-            stmt = self._insert(StateValueRow.__table__).values(key=key, value="1", expires_at=now + ttl_seconds)
+            stmt = self._insert(StateValueRow.__table__).values(key=key, value=value, expires_at=now + ttl_seconds)
             stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(StateValueRow.__table__.c.key)
             return session.execute(stmt).first() is not None
 
@@ -123,6 +126,16 @@ class SqlState:
             return None
         if row.expires_at is not None and row.expires_at <= now:
             self._purge(key, now)
+            return None
+        return row.value
+
+    def take(self, key: str) -> str | None:
+        now = self.clock()
+        stmt = (delete(StateValueRow).where(StateValueRow.key == key)
+                .returning(StateValueRow.value, StateValueRow.expires_at))
+        with self._sessions.begin() as session:
+            row = session.execute(stmt).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= now):
             return None
         return row.value
 
@@ -208,11 +221,18 @@ class RedisState:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
-    def claim(self, key: str, ttl_seconds: float) -> bool:
-        return bool(self._redis.set(self._k(key), "1", nx=True, px=_ms(ttl_seconds)))
+    def claim(self, key: str, ttl_seconds: float, value: str = "1") -> bool:
+        return bool(self._redis.set(self._k(key), value, nx=True, px=_ms(ttl_seconds)))
 
     def get(self, key: str) -> str | None:
         return self._redis.get(self._k(key))
+
+    def take(self, key: str) -> str | None:
+        pipe = self._redis.pipeline(transaction=True)  # GET and DEL in one step (GETDEL needs Redis 6.2)
+        pipe.get(self._k(key))
+        pipe.delete(self._k(key))
+        value, _deleted = pipe.execute()
+        return value
 
     def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
         self._redis.set(self._k(key), value, px=None if ttl_seconds is None else _ms(ttl_seconds))

@@ -151,3 +151,28 @@ def test_sql_expired_rows_are_deleted_lazily(make_settings):
     assert state.get("old") is None
     with factory() as session:
         assert session.scalars(select(StateValueRow.key)).all() == ["keep"]
+
+
+def test_claim_stores_the_given_value_for_the_losers_to_read(state):
+    assert state.claim("wechat:nonce:1", 30, value="digest-a") is True
+    assert state.claim("wechat:nonce:1", 30, value="digest-b") is False
+    assert state.get("wechat:nonce:1") == "digest-a"
+
+
+def test_take_hands_a_value_to_one_caller_once(state):
+    assert state.take("pending:u1") is None
+    state.set("pending:u1", "答复", ttl_seconds=60)
+    got: list[str | None] = []
+    barrier = threading.Barrier(4)
+
+    def take():
+        barrier.wait()
+        got.append(state.take("pending:u1"))
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got.count("答复") == 1 and got.count(None) == 3
+    assert state.get("pending:u1") is None
