@@ -40,9 +40,9 @@ async def _receive(request: Request, background: BackgroundTasks, channel: WeCha
     started = time.monotonic()
     body = await request.body()
     result = await run_in_threadpool(channel.receive, request.query_params, body, _base_url(request), started)
-    if result.later:
+    if result.follow is not None:
         # After the response, so that these parts follow the passive reply.
-        background.add_task(channel.dispatcher.deliver, result.user, result.later)
+        background.add_task(channel.dispatcher.deliver_later, result.user, result.follow)
     return Response(result.content, media_type=result.media_type)
 
 

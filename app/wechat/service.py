@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from app.components.conversations import ConversationStore
@@ -21,8 +21,8 @@ from app.services.chat import ChatService
 from app.settings import Settings
 from app.wechat.api import PlatformApi, mp_account, work_account
 from app.wechat.callback import CallbackCodec, parse_xml
-from app.wechat.dispatcher import Dispatcher
-from app.wechat.formatting import format_answer, split_message
+from app.wechat.dispatcher import PART_LIMIT_BYTES, Dispatcher, Reply
+from app.wechat.formatting import format_messages
 
 EXAMPLES = ("高新技术企业认定有什么奖励？", "昆山对省级创新联合体给多少支持？", "工业用地履约保证金怎么交？")
 WELCOME = ("您好，欢迎使用“昆如意”企业服务助手！我可以依据政策原文解答昆山惠企政策、人才、用地和办事流程等问题，"
@@ -38,7 +38,7 @@ class CallbackResponse:
     content: str
     media_type: str = "text/plain"
     user: str = ""
-    later: list[str] = field(default_factory=list)  # parts to send through the API after the response
+    follow: Reply | None = None  # what to send through the API after the response (see Reply)
 
 
 def _cdata(text: str) -> str:
@@ -78,40 +78,41 @@ class WeChatChannel:
         msg_type = _text(fields, "MsgType").lower()
         if not user or not msg_type:
             raise MalformedCallback("消息缺少 FromUserName 或 MsgType")
-        produce = self._producer(msg_type, fields, user, base_url)
+        produce, question = self._producer(msg_type, fields, user, base_url)
         if produce is None:
             return CallbackResponse(self.silent_reply)
         msg_id = _text(fields, "MsgId")
         # Events carry no MsgId: FromUserName + CreateTime, hashed so the key (which is logged) holds no OpenID.
         event_id = hashlib.sha256(f"{user}:{_text(fields, 'CreateTime')}".encode()).hexdigest()[:24]
         dedupe_id = msg_id if msg_id and msg_type != "event" else f"event-{event_id}"
-        reply = self.dispatcher.handle(dedupe_id, user, produce, started + self.budget)
+        reply = self.dispatcher.handle(dedupe_id, user, produce, started + self.budget, question)
+        follow = reply if reply.follows else None
         if reply.text is None:
-            return CallbackResponse(self.silent_reply, user=user, later=reply.later)
+            return CallbackResponse(self.silent_reply, user=user, follow=follow)
         xml = text_reply_xml(user, account, reply.text)
         if encrypted:
             xml = self.codec.encrypt(xml, query.get("nonce") or secrets.token_hex(8))
-        return CallbackResponse(xml, "application/xml", user=user, later=reply.later)
+        return CallbackResponse(xml, "application/xml", user=user, follow=follow)
 
     def _producer(self, msg_type: str, fields: Mapping[str, Any], user: str,
-                  base_url: str) -> Callable[[], list[str]] | None:
-        """What answers this message: None for events that need no reply."""
+                  base_url: str) -> tuple[Callable[[], list[str]] | None, str]:
+        """What answers this message (None for events that need no reply), and the question asked."""
         if msg_type == "event":
             event = _text(fields, "Event").lower()
             if event == "subscribe":
-                return lambda: [WELCOME]
-            return None  # unsubscribe, menu clicks, location reports…: nothing to say
+                return (lambda: [WELCOME]), ""
+            return None, ""  # unsubscribe, menu clicks, location reports…: nothing to say
         if msg_type == "text":
             question = _text(fields, "Content")
         elif msg_type == "voice":
             question = _text(fields, "Recognition")
             if not question:
-                return lambda: [VOICE_UNRECOGNIZED]
+                return (lambda: [VOICE_UNRECOGNIZED]), ""
         else:
-            return lambda: [TEXT_ONLY]
+            return (lambda: [TEXT_ONLY]), ""
         if not question:
-            return lambda: [EMPTY_TEXT]
-        return lambda: self._answer(user, question, base_url)
+            return (lambda: [EMPTY_TEXT]), ""
+        return (lambda: self._answer(user, question, base_url)), question
 
     def _answer(self, user: str, question: str, base_url: str) -> list[str]:
         conversation_id = self.conversations.latest_for(self.channel, user)
@@ -119,7 +120,8 @@ class WeChatChannel:
             result = self.chat.answer(question, conversation_id, channel=self.channel, user_ref=user)
         except InvalidQuestion as exc:
             return [exc.message]
-        return split_message(format_answer(result.answer, result.citations, base_url))
+        # Each part names the sources of its own marks, and leaves room for a 补发 label if it is kept.
+        return format_messages(result.answer, result.citations, base_url, limit=PART_LIMIT_BYTES)
 
 
 # --- building the two accounts from settings --------------------------------------------------
