@@ -82,3 +82,18 @@ def test_ingestion_yields_to_queries_and_embeds_the_same(embedder):
     assert ingest.throttled_slices == 2  # two slices of at most 2 texts, each on one thread then a pause
     assert np.allclose(idle, busy, atol=1e-6)
     assert np.allclose(idle, embedder.embed_passages(texts), atol=1e-6)
+
+
+def test_chat_answers_while_ingestion_holds_its_embedder(small_services):
+    """Wiring: the app's retriever embeds with its own embedders, so an upload in the middle of
+    embedding (its embedder's lock held, as for minutes with a 40,000-character heading) stalls no question."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    services = small_services
+    assert services.retriever.embedder is not services.ingest.embedder
+    with TestClient(create_app(services.settings, services=services)) as client:
+        with services.ingest.embedder._lock:
+            response = client.post("/api/chat", json={"message": "研发投入奖励比例是多少？"})
+    assert response.status_code == 200 and response.json()["answer"]
