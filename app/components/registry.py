@@ -120,6 +120,7 @@ class LiveSet:
         self._generation = -1
         self._served: dict[str, ServedVersion] = {}
         self._successors: dict[str, str] = {}
+        self._removed: dict[str, str] = {}
 
     def current(self, *, force: bool = False) -> dict[str, ServedVersion]:
         generation = self._registry.generation()
@@ -130,7 +131,13 @@ class LiveSet:
                 for old in version.replaces:
                     successors[old] = version.doc_id
             self._served, self._successors, self._generation = served, successors, generation
+            self._removed = self._registry.removed_titles()
         return self._served
+
+    @property
+    def removed(self) -> dict[str, str]:
+        """doc_id -> title of documents staff deleted (so questions about them are refused)."""
+        return self._removed
 
     @property
     def generation(self) -> int:
@@ -209,6 +216,12 @@ class DocumentRegistry:
                 served[doc_id] = ServedVersion(doc_id, active, title, expires, published,
                                                tuple((meta or {}).get("replaces") or ()))
             return served
+
+    def removed_titles(self) -> dict[str, str]:
+        with self._sessions() as session:
+            rows = session.execute(select(DocumentRow.doc_id, DocumentRow.title)
+                                   .where(DocumentRow.status == DocumentStatus.DELETED))
+            return {doc_id: title for doc_id, title in rows}
 
     def begin_version(self, meta: dict[str, Any], *, path: str | None, fmt: str, content_hash: str,
                       text: str, overrides: dict[str, Any] | None = None) -> int:

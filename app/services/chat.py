@@ -47,6 +47,13 @@ def _first_lines(text: str, limit: int = 200) -> str:
     return (text or "").split("\n\n")[0][:limit]
 
 
+def _turns(history) -> list[tuple[str, str]]:
+    """Earlier (question, answer) pairs, answers cut to their first paragraph."""
+    answers = {m.reply_to: m.content for m in history if m.role == "assistant"}
+    return [(m.content, _first_lines(answers.get(m.id, ""))) for m in history
+            if m.role == "user" and m.status == "ok" and m.id in answers]
+
+
 @dataclass
 class ChatResult:
     conversation_id: str
@@ -76,6 +83,7 @@ class ChatService:
         self.answerer = answerer
         self.fallback = fallback
         self.conversations = conversations
+        self.eligibility = None  # app.facts.eligibility.Eligibility, set by Services.build (issue 15)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -93,17 +101,20 @@ class ChatService:
         users = [m for m in history if m.role == "user" and m.status == "ok"]
         if not users:
             return query_mod.analyse(question)
+        turns = _turns(history)
         last = users[-1]
         answer = next((m for m in history if m.role == "assistant" and m.reply_to == last.id), None)
         previous_docs = [c.get("doc_id", "") for c in (answer.citations or [])][:1] if answer and answer.grounded else []
         if not query_mod.is_follow_up(question):
             # A question that stands on its own is not rewritten; the conversation's policy still
             # counts a little (买的房子几年内不能卖？ after a 人才购房 answer).
-            return query_mod.analyse(question, previous_docs=previous_docs)
+            q = query_mod.analyse(question, previous_docs=previous_docs)
+            q.history = turns
+            return q
         previous = last.standalone_question or last.content
         previous_title = (answer.citations or [{}])[0].get("title", "") if previous_docs else ""
         standalone, inherited = query_mod.resolve_follow_up(question, previous, previous_title)
-        if hasattr(self.answerer, "rewrite") and self.answerer is not self.fallback:
+        if hasattr(self.answerer, "rewrite") and self._llm_ready():
             turns = []
             for m in history[-2 * self.settings.history_turns:]:
                 if m.role == "user" and m.status == "ok":
@@ -116,8 +127,10 @@ class ChatService:
                     standalone = rewritten
             except Exception as exc:  # noqa: BLE001 - the rule-based rewrite still works
                 log.warning("llm rewrite failed, using rules: %s", type(exc).__name__)
-        return query_mod.analyse(question, standalone=standalone, follow_up=True, previous_slots=inherited,
-                                 previous_docs=previous_docs)
+        q = query_mod.analyse(question, standalone=standalone, follow_up=True, previous_slots=inherited,
+                              previous_docs=previous_docs)
+        q.history = turns
+        return q
 
     def standalone(self, question: str, conversation_id: str) -> str:
         return self.understand(question, conversation_id).standalone
@@ -149,6 +162,11 @@ class ChatService:
         reason = guard.classify(q.question) or slots.refusal_intent(q.question)
         if reason:
             return None, reason, self.refusal(reason)
+        # -- 政策计算器 hook (issue 15): "我们公司能申请哪些？" is answered from the policy items
+        # matched to the company the question describes (or asks for the missing facts); all logic
+        # lives in app/facts/eligibility.py. None = an ordinary question, answered below.
+        if self.eligibility is not None and (matched := self.eligibility.answer(q)) is not None:
+            return None, matched.refusal_reason, matched
         result = self.retriever.search(q)
         today = dt.date.today()
         if not result.chunks or not result.evidence.sufficient(self.settings):
@@ -159,7 +177,8 @@ class ChatService:
                                          if c.dense is not None and c.dense >= self.settings.refusal_min_dense))
             return None, "no_evidence", self.refusal("no_evidence", related if ev.missing_topic else None,
                                                      ev.missing_topic)
-        ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q)
+        ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q,
+                            history=list(q.history))
         ctx.notes = self._notes(q, result.chunks, today)
         return ctx, None, None
 
@@ -171,7 +190,7 @@ class ChatService:
         top = chunks[0]
         if top.expired(today) and top.meta.get("expires"):
             d = dt.date.fromisoformat(top.meta["expires"])
-            note = f"⚠ 请注意：《{top.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效"
+            note = f"请注意：《{top.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效"
             successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None
             if successor is not None:
                 note += f"，现行接续政策为《{successor.title}》，请以新政策为准"
@@ -179,6 +198,9 @@ class ChatService:
                 note += "，以下为该政策原有规定，仅供了解，请向主管部门确认是否有接续政策"
             notes.append(note + "。")
         return notes
+
+    def _llm_ready(self) -> bool:
+        return self.answerer is not self.fallback and getattr(self.answerer, "available", lambda: True)()
 
     def _generate(self, ctx: AnswerContext) -> Answer:
         if self.answerer is self.fallback:
@@ -261,10 +283,10 @@ class ChatService:
                     yield StreamEvent("delta", {"text": piece})
                 answer = self.answerer.finish(ctx, sent)
                 if not answer.grounded:
-                    # The model said the context does not answer: the fixed refusal follows its words,
-                    # so that the streamed text and the stored answer stay the same.
+                    # The model said the context does not answer (nothing cited was streamed): the
+                    # fixed refusal is the answer, streamed and stored alike.
                     answer = self.refusal("model_not_found")
-                    answer.text = f"{sent}\n\n{answer.text}"
+                    answer.text = f"{sent}\n\n{answer.text}" if sent else answer.text
                     yield StreamEvent("delta", {"text": answer.text[len(sent):]})
                     return answer
                 yield StreamEvent("delta", {"text": answer.text[len(sent):]})

@@ -115,6 +115,7 @@ class Query:
     english: bool = False
     follow_up: bool = False
     previous_docs: list[str] = field(default_factory=list)  # the last answer's documents, for a follow-up
+    history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns
 
     @property
     def single_fact(self) -> bool:

@@ -73,10 +73,12 @@ class Evidence:
     # Content words of the question (a programme, an industry, a place) no top passage contains.
     missing_topic: list[str] = field(default_factory=list)
     topic_coverage: float = 1.0
+    named: bool = False  # the question quotes the document's 文号 or 《title》 and it was found
 
     def sufficient(self, settings: Settings) -> bool:
         """Real evidence: close enough, the question's terms found, no place the corpus never names."""
-        return (self.top_dense >= settings.refusal_min_dense and self.coverage >= settings.refusal_min_coverage
+        return ((self.named or self.top_dense >= settings.refusal_min_dense)
+                and self.coverage >= settings.refusal_min_coverage
                 and not self.missing_places and not self.missing_topic)
 
 
@@ -180,6 +182,23 @@ class Retriever:
         heads = " ".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')}" for c in chunks).lower()
         return sum(max(self.keywords.idf(w), 0.5) for w in dict.fromkeys(q.topic) if len(w) >= 2 and w in heads)
 
+    def _about_removed(self, q: Query, top: list[RetrievedChunk]) -> str | None:
+        """A question about a policy staff deleted is not answered from other documents: its title
+        names the question's subject better than any passage found."""
+        if self.live is None or not self.live.removed:
+            return None
+        words = [w for w in dict.fromkeys(q.topic) if len(w) >= 2]
+        if not words:
+            return None
+        found = " ".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top[:3])
+        best = max(sum(1 for w in words if w in f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')}")
+                   for c in top[:3]) if top else 0
+        for title in self.live.removed.values():
+            hits = sum(1 for w in words if w in title)
+            if hits >= 2 and hits > best and any(w in title and w not in found for w in words):
+                return title
+        return None
+
     def _attach_leads(self, chunks: list[RetrievedChunk]) -> None:
         """A clause split off its article (第三条 购房补贴… > （五）E类人才 5万元) gets the
         article's opening clause as context, so the answer step knows what the clause is about."""
@@ -211,6 +230,9 @@ class Retriever:
             return Evidence(top_dense, 0.0, [])
         haystack = "\n".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top).lower()
         missing_topic, topic_coverage = self._topic_coverage(q, haystack)
+        removed = self._about_removed(q, top)
+        if removed:
+            missing_topic = missing_topic + [removed]
         idfs = {t: self.keywords.idf(t) for t in terms}
         ceiling = max(list(idfs.values()) + [1.0])
         total = found = 0.0
@@ -278,4 +300,6 @@ class Retriever:
         top = chosen[:k]
         self._attach_leads(top)
         used_expired = any(c.expired(today) for c in top)
-        return RetrievalResult(top, self.evidence(q, top), used_expired)
+        evidence = self.evidence(q, top)
+        evidence.named = bool(named) and bool(top) and top[0].doc_id in named
+        return RetrievalResult(top, evidence, used_expired)

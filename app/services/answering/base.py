@@ -108,21 +108,27 @@ def _cn_date(iso: str) -> str:
 
 
 def compose_footer(citations: list[Citation]) -> str:
-    """Validity of each cited document, a sample-data note, and the official-text disclaimer."""
-    lines: list[str] = []
+    """One line: validity of each cited document, a sample-data note, the official-text disclaimer.
+
+    An expired document is not repeated here: the answer itself says so (with its successor).
+    """
+    parts: list[str] = []
+    validity = []
     seen: set[str] = set()
     for c in citations:
         if c.doc_id in seen:
             continue
         seen.add(c.doc_id)
         if c.expired and c.expires:
-            lines.append(f"⚠ 《{c.title}》已于{_cn_date(c.expires)}到期失效，以上内容仅供了解历史政策，请关注是否有新政策接续。")
+            validity.append(f"《{c.title}》已于{_cn_date(c.expires)}到期失效")
         elif c.expires:
-            lines.append(f"《{c.title}》有效期至{_cn_date(c.expires)}。")
+            validity.append(f"《{c.title}》有效期至{_cn_date(c.expires)}")
+    if validity:
+        parts.append("；".join(validity) + "。")
     if any(c.sample for c in citations):
-        lines.append("注：以上引用的部分文档为示例整理数据，仅作演示，不代表正式政策。")
-    lines.append("以上内容依据政策库整理，具体以官方发布的政策原文为准。")
-    return "\n".join(lines)
+        parts.append("注：部分引用为示例整理数据，仅作演示，不代表正式政策。")
+    parts.append("以上内容依据政策库整理，具体以官方发布的政策原文为准。")
+    return "".join(parts)
 
 
 def keep_known_citations(text: str, valid: set[int]) -> str:

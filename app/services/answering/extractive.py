@@ -49,6 +49,15 @@ def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, s
     i = 0
     while i < len(lines):
         line = lines[i]
+        if merge_lists and _LIST_ITEM.match(line) and len(line) <= 45 and i + 1 < len(lines) and \
+                _LIST_ITEM.match(lines[i + 1]) and len(lines[i + 1]) <= 45:
+            # A run of short items (a materials list without an opening clause) reads as one.
+            j = i
+            while j + 1 < len(lines) and _LIST_ITEM.match(lines[j + 1]) and len(lines[j + 1]) <= 45:
+                j += 1
+            out.append(("".join(lines[i:j + 1]), ""))
+            i = j + 1
+            continue
         if merge_lists and line.endswith(("：", ":")) and i + 1 < len(lines):
             items = [line]
             j = i
