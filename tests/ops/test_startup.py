@@ -18,15 +18,18 @@ from tests.conftest import ROOT, free_port
 
 # Each process does what a worker does at start (registry, staff jobs, audit log), all at the same moment.
 WORKER_START = """
-import pathlib, sys, time
+import os, pathlib, sys, time
 from sqlalchemy import create_engine
 from app.components.database import create_session_factory
 from app.admin.audit import AuditLog
 from app.admin.jobs import JobStore
 go = pathlib.Path(sys.argv[2])
 engine = create_engine(sys.argv[1])
+with engine.connect() as conn:  # connected and imported before the start signal: only the DDL remains
+    conn.exec_driver_sql("SELECT 1")
+(go.parent / f"ready-{os.getpid()}").write_text("")
 while not go.exists():
-    time.sleep(0.01)
+    time.sleep(0.001)
 sessions = create_session_factory(engine)
 AuditLog(sessions)
 JobStore(sessions)
@@ -37,6 +40,10 @@ def test_several_processes_create_the_schema_on_a_fresh_postgresql(tmp_path, pos
     go = tmp_path / "go"
     procs = [subprocess.Popen([sys.executable, "-c", WORKER_START, postgres_schema_url, str(go)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(6)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < len(procs):  # every process connected and waiting
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a process did not get ready"
+        time.sleep(0.05)
     go.write_text("go")
     outputs = [(p.wait(timeout=120), p.stdout.read().decode(errors="replace")) for p in procs]
     failures = [out for code, out in outputs if code != 0]
