@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     admin_tokens: str = Field("", description="Comma-separated name:role:sha256hex entries (role editor|viewer); "
                                             "create with `python -m app.admin token`.")
     upload_max_mb: float = Field(20, gt=0, description="Largest accepted upload per file.")
+    # Issue 16: staff close the loop (app/curation)
+    review_before_publish: bool = Field(False, description="A staff upload or replacement is indexed but waits as "
+                                                           "待审核 until a `reviewer` approves it.")
+    curated_match_threshold: float = Field(0.9697, ge=0.5, le=1.0,
+                                           description="Cosine similarity for a question to be served a corrected "
+                                                       "answer (measured by python -m bench.curation).")
     upload_max_unpacked_mb: float = Field(200, gt=0, description="Largest total uncompressed size of a DOCX.")
     upload_max_zip_entries: int = Field(2000, ge=1, description="Most entries allowed in a DOCX.")
 

@@ -19,9 +19,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import AdminDisabled, AdminForbidden, AdminUnauthorized
 
-ROLES = ("editor", "viewer")
+ROLES = ("editor", "viewer", "reviewer")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_ENTRY = re.compile(r"^([^:\s]{1,64}):(editor|viewer):([0-9a-f]{64})$")
+# Issue 16: a POST that changes nothing (命中测试) is open to every role; approving or rejecting a
+# version waiting for review (审核) is the reviewer's, who otherwise only reads.
+READ_ONLY_POSTS = frozenset({"retrieval-test"})
+REVIEW_ACTIONS = frozenset({"approve", "reject"})
+_ENTRY = re.compile(r"^([^:\s]{1,64}):(editor|viewer|reviewer):([0-9a-f]{64})$")
 
 HOW_TO_CONFIGURE = ("请在服务器上运行 python -m app.admin token --name 姓名 --role editor 生成令牌，"
                     "把输出的配置项加入环境变量 KUNRUYI_ADMIN_TOKENS 后重启服务")
@@ -68,7 +72,7 @@ def parse_tokens(value: str) -> list[TokenEntry]:
             continue
         match = _ENTRY.match(raw)
         if match is None:
-            raise ValueError(f"malformed admin token entry (expected name:editor|viewer:sha256hex): {raw[:20]}…")
+            raise ValueError(f"malformed admin token entry (expected name:editor|viewer|reviewer:sha256hex): {raw[:20]}…")
         entries.append(TokenEntry(*match.groups()))
     return entries
 
@@ -82,7 +86,7 @@ class TokenChecker:
 
     def principal(self, token: str | None) -> Principal:
         if self.problem:
-            raise AdminDisabled(f"管理令牌配置有误（KUNRUYI_ADMIN_TOKENS 的每一项应为 名称:editor|viewer:sha256），"
+            raise AdminDisabled(f"管理令牌配置有误（KUNRUYI_ADMIN_TOKENS 的每一项应为 名称:editor|viewer|reviewer:sha256），"
                                 f"管理后台暂不可用。{HOW_TO_CONFIGURE}")
         if not self.entries:
             raise AdminDisabled(f"管理后台尚未启用：未配置管理令牌。{HOW_TO_CONFIGURE}")
@@ -106,8 +110,11 @@ def require_admin(request: Request,
     """Authenticate the staff member; viewers may only read. Used once, on the whole admin API router."""
     checker: TokenChecker = request.app.state.services.admin.tokens
     principal = checker.principal(credentials.credentials if credentials else None)
-    if request.method not in READ_METHODS and not principal.can_write:
-        raise AdminForbidden("当前账号为只读权限（viewer），不能修改政策库或处理记录")
+    action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    if request.method not in READ_METHODS and not principal.can_write and action not in READ_ONLY_POSTS \
+            and not (principal.role == "reviewer" and action in REVIEW_ACTIONS):
+        raise AdminForbidden("当前账号为只读权限（viewer），不能修改政策库或处理记录" if principal.role == "viewer"
+                             else "审核员（reviewer）只能审核通过或退回待审核的版本，不能修改政策库")
     request.state.admin = principal
     return principal
 

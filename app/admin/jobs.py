@@ -49,6 +49,15 @@ PROCESS_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 KIND_LABELS = {"upload": "上传", "replace": "替换", "metadata": "修改元数据", "reindex": "重新索引"}
 
 
+class ActivationHeld(Exception):
+    """Raised by a ``before_activate`` hook to keep a fully indexed version out of answers (the review
+    gate of issue 16, app/curation/review.py): the item is done, its version waits as 待审核."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -278,7 +287,7 @@ class JobRunner:
 
     def run(self, job_id: str) -> None:
         job = self.store.set_status(job_id, RUNNING, "处理中")
-        failed = 0
+        failed = held = 0
         for index, item in enumerate(job.items):
             if item["status"] == DONE:
                 continue
@@ -289,6 +298,15 @@ class JobRunner:
             try:
                 with self.corpus_lock:
                     version, chunks = self._index(job.kind, item)
+            except ActivationHeld as exc:  # indexed, not served: waits for a reviewer (issue 16)
+                held += 1
+                row = self.ingest.registry.get(item["doc_id"])
+                self.store.update_item(job_id, index, status=DONE, message=exc.message,
+                                       version=row.version if row else None)
+                self.audit.record(job.created_by, job.role, "held_for_review", doc_id=item["doc_id"],
+                                  version=row.version if row else None, job_id=job_id,
+                                  detail={"file": item["name"], "kind": job.kind})
+                continue
             except KunruyiError as exc:
                 failed += 1
                 self.store.update_item(job_id, index, status=FAILED, message=exc.message)
@@ -306,6 +324,8 @@ class JobRunner:
         total = len(job.items)
         if failed:
             self.store.set_status(job_id, FAILED, f"{failed}/{total} 个文件失败")
+        elif held:
+            self.store.set_status(job_id, DONE, f"完成，{held} 个文件待审核，审核通过后可检索")
         else:
             self.store.set_status(job_id, DONE, f"完成，{total} 个文件均已可检索")
         log.info("job finished id=%s failed=%d total=%d", job_id, failed, total)

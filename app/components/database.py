@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "app.admin.jobs",
     "app.admin.audit",
     "app.facts.store",
+    "app.curation.models",
 )
 # Columns added to existing tables after their first release (create_all never adds columns).
 # Each is nullable and added by create_schema when missing. (documents has its own list in registry.py.)

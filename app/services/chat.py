@@ -64,6 +64,8 @@ class ChatResult:
     citations: list[dict[str, Any]]
     standalone_question: str = ""
     refusal_reason: str | None = None
+    curated: bool = False  # served from a corrected answer (issue 16)
+    answer_id: str | None = None
 
 
 @dataclass
@@ -84,6 +86,7 @@ class ChatService:
         self.fallback = fallback
         self.conversations = conversations
         self.eligibility = None  # app.facts.eligibility.Eligibility, set by Services.build (issue 15)
+        self.curated = None  # app.curation.answers.CuratedAnswers, set by Services.build (issue 16)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -162,6 +165,11 @@ class ChatService:
         reason = guard.classify(q.question) or slots.refusal_intent(q.question)
         if reason:
             return None, reason, self.refusal(reason)
+        # -- corrected answers hook (issue 16): a staff member's answer to this question or a close
+        # paraphrase (工作人员答复) is served before retrieval; all logic lives in app/curation/answers.py.
+        # None = no corrected answer applies.
+        if self.curated is not None and (corrected := self.curated.answer(q)) is not None:
+            return None, None, corrected
         # -- 政策计算器 hook (issue 15): "我们公司能申请哪些？" is answered from the policy items
         # matched to the company the question describes (or asks for the missing facts); all logic
         # lives in app/facts/eligibility.py. None = an ordinary question, answered below.
@@ -262,6 +270,7 @@ class ChatService:
             yield StreamEvent("done", {
                 "conversation_id": conversation_id, "message_id": message_id, "answer": result.answer,
                 "grounded": result.grounded, "fallback": result.fallback, "citations": result.citations,
+                "curated": result.curated, "answer_id": result.answer_id,
             })
         except Exception as exc:  # noqa: BLE001 - a stream ends with an error event, never silently
             log.exception("chat stream failed conversation=%s", conversation_id)
@@ -320,4 +329,5 @@ class ChatService:
         log.info("answered conversation=%s message=%s grounded=%s fallback=%s latency_ms=%.0f",
                  conversation_id, message_id, answer.grounded, answer.fallback, latency)
         return ChatResult(conversation_id, message_id, answer.text, answer.grounded, answer.fallback,
-                          citations, standalone, answer.refusal_reason)
+                          citations, standalone, answer.refusal_reason, getattr(answer, "curated", False),
+                          getattr(answer, "answer_id", None))
