@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from app.components.reranker import create_reranker
 from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
+from app.facts.eligibility import Eligibility
+from app.facts.matching import Matcher
 from app.ops.http import OpsMiddleware
 from app.ops.logs import configure_logging
 from app.ops.ratelimit import RateLimiter
@@ -47,6 +50,8 @@ class Services:
     admin: AdminServices
     state: SharedState  # dedupe, pending deliveries, tokens, rate limits (Redis or SQL)
     limiter: RateLimiter
+    matcher: Matcher | None = None  # 政策计算器 (issue 15): /api/match, /api/calendar, chat eligibility
+    curation: Any = None  # app.curation.service.CurationServices (issue 16)
 
     @classmethod
     def build(cls, settings: Settings, embedder=None) -> "Services":
@@ -61,11 +66,18 @@ class Services:
         answerer, fallback = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(registry.session_factory)
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
+        matcher = Matcher(ingest.facts, registry)
+        chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
         state = create_shared_state(settings, registry.session_factory)
-        return cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
-                   retriever=retriever, chat=chat, conversations=conversations,
-                   admin=AdminServices.build(settings, ingest, conversations),
-                   state=state, limiter=RateLimiter(settings, state))
+        services = cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
+                       retriever=retriever, chat=chat, conversations=conversations,
+                       admin=AdminServices.build(settings, ingest, conversations),
+                       state=state, limiter=RateLimiter(settings, state), matcher=matcher)
+        # Issue 16: corrected answers (chat.curated), the review gate (jobs.before_activate), versions, log.
+        from app.curation.service import CurationServices
+
+        services.curation = CurationServices.build(services)
+        return services
 
     def readiness(self) -> dict[str, str]:
         """Each backend's state; a failing one says what is down, so an operator knows where to look."""
@@ -134,7 +146,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_exception_handler(InterfaceError, _database_handler)
 
     from app.admin import router as admin
-    from app.api import chat, documents, health
+    from app.admin import facts_router
+    from app.api import chat, documents, health, match
     from app.ops import router as ops
     from app.web import router as web
     from app.wechat import router as wechat
@@ -146,4 +159,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(web.router)      # widget, demo page, document pages, handoff
     app.include_router(wechat.router)   # Official Account and WeCom callbacks
     app.include_router(admin.router)    # staff API and console
+    app.include_router(match.router)    # 政策计算器: /api/match, /api/calendar
+    app.include_router(facts_router.router)  # staff review of policy items: /api/admin/facts
+    from app.curation import router as curation
+
+    app.include_router(curation.router)  # issue 16: corrected answers, 命中测试, log, versions, review, dashboard
     return app
