@@ -31,7 +31,7 @@ from bench.common import DATA_DIR, ROOT
 PAIRS = DATA_DIR / "curation_pairs.jsonl"
 DOCS = ["corpus/subsidy/ks-high-tech-enterprise-reward.md", "corpus/subsidy/ks-innovation-consortium-2024.md",
         "corpus/procedure/ks-enterprise-startup.md"]
-TOPICS = ("高新技术企业认定 创新联合体 人才购房 开办企业 智改数转 小升规 稳岗补贴 首台套装备 研发投入 专精特新 租金补贴 "
+TOPICS = ("文化创意企业 电子商务企业 人才购房 物流企业 智改数转 小升规 稳岗补贴 首台套装备 研发投入 专精特新 租金补贴 "
           "高校毕业生就业 总部企业落户 技术改造 工业用地出让 施工许可 科技型中小企业 人工智能企业 企业上市 博士后工作站 "
           "企业服务驿站 工程技术研究中心 人才安居 出口信用保险 绿色工厂 创业担保贷款 紧缺人才引进 数字化车间 知识产权贯标 "
           "个体工商户开业 外资研发中心 商业用地 环评审批 退役军人就业 境外展会 智能工厂 发明专利 生物医药企业 新三板挂牌 "
@@ -110,7 +110,8 @@ def latency(embedder, requests: int) -> dict:
             curated.create(q, f"示例标注答复 {i}", [{"doc_id": "ks-high-tech-enterprise-reward", "article": "第三条"}],
                            editor)
         create_s = time.perf_counter() - started
-        # Questions no corrected answer is for (the common case), each asked in a new conversation.
+        # Questions no corrected answer is for (the common case, topics outside TOPICS), each asked in a
+        # new conversation.
         probes = ["昆山对省级创新联合体给多少支持？", "开办企业要多久能办完？", "高新技术企业整体迁入本市奖励多少？",
                   "创新联合体需要满足什么条件？", "企业开办可以在网上办理吗？", "苏州市级创新联合体怎么支持？"]
         probes = (probes * (requests // len(probes) + 1))[:requests]

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ CST = dt.timezone(dt.timedelta(hours=8))
 COUNTER = "curated_answers"
 MARK = "工作人员答复"
 MAX_SOURCES = 8
+RECHECK_SECONDS = 1.0  # how stale the question path's view of the corrected answers may be
 # Slots that say how a question is phrased more than what it asks for.
 _WEAK_SLOTS = frozenset({"definition", "list", "yesno"})
 # The home city is implied; 新建 ("newly built") is tagged as a place name (a county) by jieba.
@@ -119,8 +121,12 @@ class _Snapshot:
     exact: dict[str, str] = field(default_factory=dict)  # normalised question -> id
 
 
-def _normal(text: str) -> str:
-    return re.sub(r"[\s？?。！!，,、；;：:“”\"'（）()]", "", analyse(text).question)
+_PUNCT = re.compile(r"[\s？?。！!，,、；;：:“”\"'（）()]")
+
+
+def _normal(question: str) -> str:
+    """A normalised question (Query.question) without spaces and punctuation."""
+    return _PUNCT.sub("", question)
 
 
 def _unit(vector) -> np.ndarray:
@@ -141,6 +147,7 @@ class CuratedAnswers:
         self.audit = audit
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(key=())
+        self._checked = 0.0
         self.dry_run = threading.local()  # set by 命中测试: a trace counts no hit
 
     @property
@@ -270,8 +277,9 @@ class CuratedAnswers:
                         "chunk_id": chosen.id if chosen else "", "heading_path": meta.get("heading_path", "")})
         return out
 
-    @staticmethod
-    def _bump(session) -> None:
+    def _bump(self, session) -> None:
+        """A change to the corrected answers: every worker rebuilds its snapshot (this one at once)."""
+        self._checked = 0.0
         row = session.get(CounterRow, COUNTER, with_for_update=True)
         if row is None:
             session.add(CounterRow(name=COUNTER, value=1))
@@ -318,9 +326,17 @@ class CuratedAnswers:
             row = session.get(CounterRow, COUNTER)
             return row.value if row else 0
 
-    def snapshot(self) -> _Snapshot:
+    def snapshot(self, *, fresh: bool = False) -> _Snapshot:
+        """The active answers as one matrix. The corrected-answer revision and the index generation
+        (two SQL reads) are checked at most every RECHECK_SECONDS on the question path; a match is
+        always confirmed against a fresh snapshot before it is served (``answer``)."""
+        clock = time.monotonic()
+        if not fresh and self._snapshot.key and clock - self._checked < RECHECK_SECONDS \
+                and self._snapshot.key[2] == dt.date.today():
+            return self._snapshot
         self.live.current()
         key = (self._revision(), self.live.generation, dt.date.today())
+        self._checked = clock
         if self._snapshot.key == key:
             return self._snapshot
         with self._lock:
@@ -340,14 +356,14 @@ class CuratedAnswers:
                 snap.rows[row.id] = row
                 vectors.append(row.embedding)
                 snap.features.append(Features.of(analyse(row.question)))
-                snap.exact.setdefault(_normal(row.question), row.id)
+                snap.exact.setdefault(_normal(analyse(row.question).question), row.id)
             snap.matrix = np.asarray(vectors, dtype=np.float32) if vectors else None
             self._snapshot = snap
             return snap
 
-    def candidates(self, q: Query, limit: int = 5) -> tuple[Match | None, list[Candidate]]:
+    def candidates(self, q: Query, limit: int = 5, *, fresh: bool = True) -> tuple[Match | None, list[Candidate]]:
         """The winning corrected answer for a question (or None) and the closest ones considered."""
-        snap = self.snapshot()
+        snap = self.snapshot(fresh=fresh)
         if snap.matrix is None:
             return None, []
         exact_id = snap.exact.get(_normal(q.question))
@@ -372,7 +388,10 @@ class CuratedAnswers:
         return winner, considered
 
     def match(self, q: Query) -> Match | None:
-        return self.candidates(q, limit=3)[0]
+        """The corrected answer to serve: found on the recent snapshot, confirmed on a fresh one (an
+        answer disabled, deleted or whose source changed a moment ago is never served)."""
+        found = self.candidates(q, limit=3, fresh=False)[0]
+        return self.candidates(q, limit=3, fresh=True)[0] if found is not None else None
 
     def reply(self, match: Match, today: dt.date | None = None) -> CuratedReply:
         """The answer as served: the mark with the date, the staff text, then its sources."""

@@ -162,18 +162,19 @@ class ChatService:
         return ctx, reason
 
     def _plan(self, q: Query) -> tuple[AnswerContext | None, str | None, Answer | None]:
+        # -- corrected answers hook (issue 16): a staff member's answer to this question or a close
+        # paraphrase (工作人员答复) is served first — also for a question the rules below would refuse,
+        # which is what staff correct; all logic lives in app/curation/answers.py. None = none applies.
+        if self.curated is not None and (corrected := self.curated.answer(q)) is not None:
+            return None, None, corrected
         reason = guard.classify(q.question) or slots.refusal_intent(q.question)
         if reason:
             return None, reason, self.refusal(reason)
-        # -- corrected answers hook (issue 16): a staff member's answer to this question or a close
-        # paraphrase (工作人员答复) is served before retrieval; all logic lives in app/curation/answers.py.
-        # None = no corrected answer applies.
-        if self.curated is not None and (corrected := self.curated.answer(q)) is not None:
-            return None, None, corrected
         # -- 政策计算器 hook (issue 15): "我们公司能申请哪些？" is answered from the policy items
         # matched to the company the question describes (or asks for the missing facts); all logic
         # lives in app/facts/eligibility.py. None = an ordinary question, answered below.
-        if self.eligibility is not None and (matched := self.eligibility.answer(q)) is not None:
+        if self.eligibility is not None and self._may_ask_eligibility(q) and \
+                (matched := self.eligibility.answer(q)) is not None:
             return None, matched.refusal_reason, matched
         result = self.retriever.search(q)
         today = dt.date.today()
@@ -189,6 +190,11 @@ class ChatService:
                             history=list(q.history))
         ctx.notes = self._notes(q, result.chunks, today)
         return ctx, None, None
+
+    @staticmethod
+    def _may_ask_eligibility(q: Query) -> bool:
+        """"我们公司能申请哪些？" asks for a list; "一共能领几年？" or a follow-up about one policy does not."""
+        return not q.follow_up and (not q.slots or q.slots[0] in (slots.LIST, slots.CONDITIONS, slots.YESNO))
 
     def _notes(self, q: Query, chunks, today: dt.date) -> list[str]:
         """What the answer says before the quote: an expired policy (and its successor), English."""
