@@ -169,7 +169,7 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
     if _has_subject(question) and not _FOLLOW_MARK.search(question):
         return question, []
     previous_topic = set(topic_words(previous))
-    if own_topic and not any(w in previous_topic or w in previous for w in own_topic):
+    if own_topic and _has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic):
         # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
         subject = ""
     else:

@@ -142,7 +142,7 @@ class ExtractiveAnswerer:
                 score *= 2.0
             elif named:
                 score *= 0.4
-        return score / (1 + 0.35 * chunk_rank)
+        return score / (1 + 0.6 * chunk_rank)
 
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
         terms = self._terms(ctx)

