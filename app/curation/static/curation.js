@@ -506,8 +506,8 @@
       nav.appendChild(button);
       var tab = el("div", { id: "tab-" + t[0], className: "tab" });
       tab.hidden = true;
-      builders[t[0]](tab);
       console_.appendChild(tab);
+      builders[t[0]](tab);
     });
     // Links from admin.js rows (转人工, 差评, 未解决问题).
     document.addEventListener("kunruyi:transcript", function (e) { showTab("log"); openTranscript(e.detail); });
