@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "app.admin.audit",
     "app.facts.store",
     "app.curation.models",
+    "app.pushes.models",
 )
 # Columns added to existing tables after their first release (create_all never adds columns).
 # Each is nullable and added by create_schema when missing. (documents has its own list in registry.py.)

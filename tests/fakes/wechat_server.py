@@ -6,6 +6,9 @@ Account) and ``/cgi-bin/gettoken`` and ``/cgi-bin/message/send`` (WeCom). Sent m
 in ``messages``; every send attempt (also refused ones) in ``attempts``. Switches:
 ``fail_next(errcode, times)`` makes the next sends return that errcode (45015: outside the
 48-hour window), ``expire_tokens()`` makes every issued token invalid (40001).
+Issue 17 adds ``/cgi-bin/message/subscribe/bizsend`` (subscription messages; ``bizsend_errors``
+maps an OpenID to the errcode it always gets, e.g. 43101), ``fail_http_next(status, times)``
+(HTTP 5xx) and ``send_delay`` (seconds per send).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class FakeWeChat:
         self.attempts: list[dict] = []
         self.messages: list[dict] = []
         self._errors: list[int] = []
+        self._http_errors: list[int] = []  # issue 17: fail_http_next
+        self.bizsend_errors: dict[str, int] = {}  # issue 17: OpenID -> errcode for every bizsend (43101…)
+        self.send_delay = 0.0  # issue 17: seconds each send takes
         self._lock = threading.Lock()
         outer = self
 
@@ -60,9 +66,18 @@ class FakeWeChat:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                kind = {"/cgi-bin/message/custom/send": "mp", "/cgi-bin/message/send": "work"}.get(url.path)
+                kind = {"/cgi-bin/message/custom/send": "mp", "/cgi-bin/message/send": "work",
+                        "/cgi-bin/message/subscribe/bizsend": "bizsend"}.get(url.path)
                 if kind is None:
                     self._json({"errcode": 404, "errmsg": "not found"}, 404)
+                    return
+                if outer.send_delay:  # issue 17: a slow platform, so a sender can be killed mid-batch
+                    time.sleep(outer.send_delay)
+                with outer._lock:
+                    status = outer._http_errors.pop(0) if outer._http_errors else 0
+                if status:  # issue 17: an HTTP 5xx from the platform
+                    outer.attempts.append({"kind": kind, "http": status, **body})
+                    self._json({"errcode": -1, "errmsg": "system error"}, status)
                     return
                 self._json(outer._send(kind, query.get("access_token"), body))
 
@@ -92,6 +107,11 @@ class FakeWeChat:
     def fail_next(self, errcode: int, times: int = 1) -> None:
         with self._lock:
             self._errors.extend([errcode] * times)
+
+    def fail_http_next(self, status: int = 500, times: int = 1) -> None:
+        """The next sends answer with this HTTP status (a 5xx outage) instead of a JSON errcode."""
+        with self._lock:
+            self._http_errors.extend([status] * times)
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -130,6 +150,12 @@ class FakeWeChat:
                 errcode = 40001
             elif self._errors:
                 errcode = self._errors.pop(0)
+            elif kind == "bizsend":  # issue 17: subscription messages (template id and data required)
+                errcode = self.bizsend_errors.get(body.get("touser"), 0) if body.get("template_id") and \
+                    isinstance(body.get("data"), dict) and body.get("touser") else 47003
+                if errcode == 0:
+                    self.messages.append({"kind": kind, "touser": body["touser"], "template_id": body["template_id"],
+                                          "data": body["data"], "page": body.get("page", "")})
             elif body.get("msgtype") != "text" or not body.get("touser"):
                 errcode = 44002
             elif len(body.get("text", {}).get("content", "").encode("utf-8")) > 2048:
