@@ -22,6 +22,7 @@ from app.components.reranker import create_reranker
 from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
 from app.errors import KunruyiError
+from app.facts.checkup import Checkup
 from app.facts.eligibility import Eligibility
 from app.facts.matching import Matcher
 from app.ops.http import OpsMiddleware
@@ -68,6 +69,7 @@ class Services:
         chat = ChatService(settings, retriever, answerer, fallback, conversations)
         matcher = Matcher(ingest.facts, registry)
         chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
+        chat.checkup = Checkup(chat.eligibility, registry.session_factory)  # WeChat 政策体检, profile per OpenID
         state = create_shared_state(settings, registry.session_factory)
         services = cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
                        retriever=retriever, chat=chat, conversations=conversations,

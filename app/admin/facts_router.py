@@ -7,16 +7,21 @@ as the same document version is served (app.facts.store.PolicyFacts.replace_vers
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from app.admin.auth import PrincipalDep, require_admin
 from app.errors import RecordNotFound
 from app.facts.store import REVIEW_STATES, PolicyFacts
 
-router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+pages = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {"facts.js": "text/javascript; charset=utf-8", "facts.css": "text/css; charset=utf-8"}
 
 
 def get_facts(request: Request) -> PolicyFacts:
@@ -63,7 +68,7 @@ def _served(request: Request) -> dict[str, Any]:
     return request.app.state.services.ingest.registry.serving_versions()
 
 
-@router.get("/facts", response_model=FactsPage)
+@api.get("/facts", response_model=FactsPage)
 def list_facts(facts: FactsDep, request: Request, response: Response,
                doc_id: str | None = Query(None, max_length=128),
                review: str | None = Query(None, description="pending | accepted | edited | rejected"),
@@ -82,7 +87,7 @@ def list_facts(facts: FactsDep, request: Request, response: Response,
     return FactsPage(coverage=facts.coverage(served), items=items)
 
 
-@router.patch("/facts/{item_id}")
+@api.patch("/facts/{item_id}")
 def review_fact(item_id: str, body: ReviewIn, facts: FactsDep, principal: PrincipalDep,
                 request: Request) -> dict[str, Any]:
     """Accept, edit (only the fields sent are changed) or reject an item; audited."""
@@ -104,3 +109,17 @@ def review_fact(item_id: str, body: ReviewIn, facts: FactsDep, principal: Princi
     d = facts.get(item_id).to_dict()
     d.update(item_id=item_id, doc_id=row.doc_id, article=row.article)
     return d
+
+
+# --- console assets (the 政策条目 tab, loaded by admin.html after admin.js) -----------------------
+
+@pages.get("/admin/facts/{name}")
+def asset(name: str) -> FileResponse:
+    if name not in ASSETS:
+        raise RecordNotFound("未找到该文件")
+    return FileResponse(STATIC / name, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.errors import KunruyiError
 from app.facts.matching import CompanyProfile, Matcher
 
 router = APIRouter(tags=["policy-calculator"])
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+PLUGIN_MEDIA = {"widget-match.js": "text/javascript; charset=utf-8", "widget-match.css": "text/css; charset=utf-8"}
 
 
 class InvalidRange(KunruyiError):
@@ -133,3 +136,12 @@ def calendar(matcher: MatcherDep,
         raise InvalidRange("日期范围无效：结束日期应不早于开始日期，且跨度不超过三年")
     return CalendarResponse(today=today.isoformat(), start=start.isoformat(), end=end.isoformat(),
                             items=matcher.calendar(start, end, today=today))
+
+
+@router.get("/widget-match.js", include_in_schema=False)
+@router.get("/widget-match.css", include_in_schema=False)
+def widget_plugin(request: Request) -> Response:
+    """The widget's 政策匹配 tab (loaded by /widget.js beside the widget; short-lived in caches)."""
+    name = request.url.path.rsplit("/", 1)[-1]
+    return Response((STATIC / name).read_bytes(), media_type=PLUGIN_MEDIA[name], headers={
+        "Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"})

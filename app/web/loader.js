@@ -19,5 +19,9 @@
     bundle.src = origin + __WIDGET_JS__;
     bundle.async = true;
     (document.head || document.documentElement).appendChild(bundle);
+    var plugin = document.createElement("script");  // the 政策匹配 tab (served by app/api/match.py)
+    plugin.src = origin + "/widget-match.js";
+    plugin.async = true;
+    (document.head || document.documentElement).appendChild(plugin);
   }
 })();

@@ -296,6 +296,10 @@
     shadow.appendChild(link);
     shadow.appendChild(root);
     document.body.appendChild(host);
+    // Plugins (widget-match.js: the 政策匹配 tab) attach to the built panel, whichever loads first.
+    var plugins = Array.isArray(window.KunruyiWidgetPlugins) ? window.KunruyiWidgetPlugins : [];
+    window.KunruyiWidgetPlugins = { push: function (plugin) { plugin(self, el); } };
+    plugins.forEach(function (plugin) { plugin(self, el); });
   };
 
   // --- opening and closing ---------------------------------------------------------------------
