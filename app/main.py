@@ -133,7 +133,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = services or Services.build(settings)
+        from app.pushes.runtime import start_pushes
+
+        stop_pushes = start_pushes(app.state.services)  # issue 17: the push worker when KUNRUYI_PUSH_ENABLED
         yield
+        stop_pushes()
 
     docs = {} if settings.api_docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan, **docs)
@@ -166,4 +170,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from app.curation import router as curation
 
     app.include_router(curation.router)  # issue 16: corrected answers, 命中测试, log, versions, review, dashboard
+    from app.pushes import router as pushes
+
+    app.include_router(pushes.router)  # issue 17: policy pushes, /api/admin/pushes
     return app

@@ -1,0 +1,130 @@
+"""Staff API (/api/admin/pushes) over the real app, and the WeChat keywords 订阅 / 退订 / 删除我的信息."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.admin.auth import hash_token
+from app.facts.checkup import CheckupRow
+from app.main import Services, create_app
+from app.pushes import wechat as keywords
+from app.pushes.runtime import build_pushes
+from app.pushes.settings import PushSettings
+from app.settings import Settings
+from tests.pushes.conftest import (
+    AGENT_ID, APP_ID, APP_SECRET, CORP_ID, CORP_SECRET, GRADUATES, PUBLIC, TZ, Clock, talent_doc,
+)
+
+EDITOR, VIEWER, REVIEWER = "push-editor-token-1", "push-viewer-token-2", "push-reviewer-token-3"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def app_env(tmp_path, embedder, fake_wechat):
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus",
+                        rate_limit_per_ip=0, rate_limit_per_conversation=0, public_base_url=PUBLIC,
+                        wechat_mp_app_id=APP_ID, wechat_mp_app_secret=APP_SECRET, wechat_api_base=fake_wechat.url,
+                        wework_corp_id=CORP_ID, wework_secret=CORP_SECRET, wework_agent_id=str(AGENT_ID),
+                        wework_api_base=fake_wechat.url,
+                        admin_tokens=",".join([f"carol:editor:{hash_token(EDITOR)}", f"dave:viewer:{hash_token(VIEWER)}",
+                                               f"erin:reviewer:{hash_token(REVIEWER)}"]))
+    services = Services.build(settings, embedder=embedder)
+    services.pushes = build_pushes(services, PushSettings(_env_file=None, review=True, quiet_hours="",
+                                                          template_id="tmpl-policy", backoff_seconds=0))
+    clock = Clock(dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ))
+    services.pushes.service.clock = services.pushes.sender.clock = clock
+    services.pushes.sender.local_now = lambda: dt.datetime.fromtimestamp(clock(), TZ)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+
+    def publish(name: str, text: str) -> None:
+        (corpus / name).write_text(text, encoding="utf-8")
+        services.ingest.index(services.ingest.prepare_file(corpus / name), path=str(corpus / name))
+
+    with TestClient(create_app(settings, services=services)) as client:
+        yield services, client, publish, fake_wechat
+
+
+def test_staff_review_approve_cancel_and_test_send(app_env):
+    services, client, publish, fake = app_env
+    pushes = services.pushes
+    pushes.service.watch()
+    for n in range(3):
+        pushes.service.subscribe("wechat", f"oAbCdEf-user-{n}", GRADUATES)
+    publish("talent.md", talent_doc())
+    (batch,) = pushes.service.watch()
+
+    listed = client.get("/api/admin/pushes", headers=auth(VIEWER)).json()
+    assert listed["review"] is True and listed["subscribers"] == {"active": 3}
+    (row,) = listed["batches"]
+    assert row["id"] == batch and row["status"] == "review" and row["counts"]["queued"] == 3
+    detail = client.get(f"/api/admin/pushes/{batch}", headers=auth(VIEWER)).json()
+    assert detail["subscribers"] == 3 and len(detail["sample"]) == 3
+    first = detail["sample"][0]
+    assert first["subscriber"] == "oAbC…er-0" and first["amount"] and first["window"] == "2026年12月10日至12月31日"
+    assert first["url"].startswith(PUBLIC + "/documents/push-test-talent")
+
+    assert client.post(f"/api/admin/pushes/{batch}/approve", headers=auth(VIEWER)).status_code == 403
+    assert client.post(f"/api/admin/pushes/{batch}/approve", headers=auth(REVIEWER)).status_code == 403
+    assert client.get("/api/admin/pushes", headers={}).status_code == 401
+    pushes.sender.send_due()
+    assert fake.messages == []  # waiting for approval
+    approved = client.post(f"/api/admin/pushes/{batch}/approve", headers=auth(EDITOR))
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    pushes.sender.send_due()
+    assert len(fake.messages) == 3
+    assert client.get(f"/api/admin/pushes/{batch}", headers=auth(VIEWER)).json()["counts"]["sent"] == 3
+
+    publish("other.md", talent_doc(doc_id="push-test-other"))
+    (second,) = pushes.service.watch()
+    cancelled = client.post(f"/api/admin/pushes/{second}/cancel", headers=auth(EDITOR)).json()
+    assert cancelled["status"] == "cancelled" and cancelled["counts"]["skipped"] == 3
+    pushes.sender.send_due()
+    assert len(fake.messages) == 3
+    assert client.get("/api/admin/pushes/999", headers=auth(VIEWER)).status_code == 404
+
+    sent = client.post("/api/admin/pushes/test", json={"openid": "o-staff-own"}, headers=auth(EDITOR)).json()
+    assert sent == {"ok": True, "via": "subscribe", "errcode": 0, "error": ""}
+    assert fake.messages[-1]["touser"] == "o-staff-own"
+    assert client.post("/api/admin/pushes/test", json={"openid": "o x"}, headers=auth(EDITOR)).status_code == 422
+    actions = [e.action for e in services.admin.audit.entries()]
+    assert {"push_approve", "push_cancel", "push_test"} <= set(actions)
+
+    page = client.get("/admin/pushes/pushes.js")
+    assert page.status_code == 200 and "政策推送" in page.text
+    assert "/admin/pushes/pushes.js" in client.get("/admin").text
+
+
+def test_wechat_keywords(app_env):
+    services, _client, _publish, _fake = app_env
+    pushes, checkup = services.pushes, services.chat.checkup
+    say = lambda user, text: keywords.reply(pushes, "wechat", user, text, checkup=checkup)  # noqa: E731
+
+    # No profile yet: asked for, then the next message that states facts completes the subscription.
+    assert say("o-new", "订阅") == keywords.ASK
+    assert say("o-new", "高新技术企业认定有什么奖励？") is None  # a question, not an answer: the chat takes it
+    assert say("o-new", "订阅 人才") == keywords.ASK
+    done = say("o-new", "我们在玉山镇，制造业，员工80人，今年计划招用应届高校毕业生")
+    assert done.startswith("已为您开通政策推送（类别：人才）") and "玉山镇" in done
+    row = pushes.service.subscription("wechat", "o-new")
+    assert row.status == "active" and row.topics == ["人才"] and row.profile["district"] == "玉山镇"
+    assert say("o-new", "你好") is None
+
+    # The profile saved by the 政策计算器's 政策体检 is taken as it is.
+    with services.ingest.registry.session_factory.begin() as session:
+        session.add(CheckupRow(user_key="wechat:o-checked", profile=GRADUATES, step=0))
+    assert say("o-checked", "订阅政策推送").startswith("已为您开通政策推送（类别：全部）")
+
+    assert say("o-new", "退订") == keywords.UNSUBSCRIBED
+    assert pushes.service.subscription("wechat", "o-new").status == "ended"
+    assert say("o-new", "退订") == keywords.NOT_SUBSCRIBED
+    deleted = say("o-checked", "删除我的信息")
+    assert deleted.startswith("已删除您的企业信息和政策推送订阅")
+    assert pushes.service.subscription("wechat", "o-checked") is None and checkup.saved("wechat", "o-checked") is None
+    assert say("o-nobody", "删除我的信息").startswith("您没有保存过")
