@@ -85,7 +85,11 @@ def test_retrieval_test_in_the_console(staff, live_server, page):
     app = staff()
     server = serve(live_server, app)
     errors = watch_csp(page)
+    page.goto(f"{server.url}/admin")
+    expect(page.locator("#sign-out")).to_be_hidden()  # 退出登录 only when signed in
+    assert "python" not in page.locator("#sign-in").inner_text()  # no command for staff to run
     sign_in(page, server.url, VIEWER_TOKEN, "bob")  # a viewer may test; nothing is stored
+    expect(page.locator("#sign-out")).to_be_visible()
     tab(page, "命中测试")
     page.fill("#trace-message", AMOUNT_QUESTION)
     page.locator("#trace-form button[type=submit]").click()
@@ -189,6 +193,11 @@ def test_review_gate_in_the_console(staff, live_server, page):
     expect(page.locator("#review-table tbody")).to_contain_text("没有待审核的版本")
     answer = ask_api(server.url, AMOUNT_QUESTION)["answer"]
     assert "三百二十七元" in answer and "六百五十一元" not in answer
+    tab(page, "操作日志")
+    audit = page.locator("#audit-table tbody")
+    expect(audit).to_contain_text("审核退回")
+    expect(audit).to_contain_text("原因：金额与原文不符")
+    assert "{" not in audit.inner_text()  # no raw JSON
 
 
 def test_dashboard_charts(staff, live_server, page):
