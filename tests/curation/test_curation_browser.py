@@ -142,9 +142,10 @@ def test_version_diff_and_rollback(staff, live_server, page):
     page.on("dialog", lambda dialog: dialog.accept())
 
     sign_in(page, server.url, EDITOR_TOKEN, "alice")
-    tab(page, "版本与审核")
-    page.fill("#version-doc", doc_id)
-    page.click("#version-load")
+    page.locator(f"#doc-table tr[data-doc-id='{doc_id}'] button.link").click()  # the document's detail
+    page.wait_for_selector("#doc-detail:not([hidden])")
+    page.click("#detail-versions")
+    expect(page.locator("#version-doc")).to_have_value(doc_id)
     rows = page.locator("#version-history tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("已替换")
@@ -170,6 +171,7 @@ def test_review_gate_in_the_console(staff, live_server, page):
 
     sign_in(page, server.url, REVIEWER_TOKEN, "carol（审核）")
     expect(page.locator("#reindex-all")).to_be_hidden()  # a reviewer does not change the corpus
+    expect(page.locator(f"#doc-table tr[data-doc-id='{doc_id}'] td").nth(5)).to_have_text("待审核")
     tab(page, "版本与审核")
     expect(page.locator("#review-state")).to_contain_text("已开启")
     row = page.locator(f"#review-table tbody tr[data-doc-id='{doc_id}']")

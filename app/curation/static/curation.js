@@ -492,6 +492,51 @@
     }).catch(showError);
   }
 
+  // --- the documents tab (admin.js): 待审核 in the list, a link to versions from the detail -----
+
+  var reviewCache = { at: 0, pending: null };
+  function pendingDocs() {
+    if (reviewCache.pending && Date.now() - reviewCache.at < 3000) return Promise.resolve(reviewCache.pending);
+    return api("/reviews").then(function (r) {
+      reviewCache = { at: Date.now(), pending: r.pending.map(function (p) { return p.doc_id; }) };
+      return reviewCache.pending;
+    });
+  }
+
+  function markPending() {
+    var body = $("doc-table") && $("doc-table").tBodies[0];
+    if (!body || !body.rows.length || !sessionStorage.getItem(TOKEN_KEY)) return;
+    pendingDocs().then(function (ids) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        var cell = row.cells[5];
+        if (!cell || ids.indexOf(row.getAttribute("data-doc-id")) < 0 || cell.getAttribute("data-review")) return;
+        cell.setAttribute("data-review", "pending");
+        cell.textContent = "待审核" + (cell.textContent.indexOf("旧版本") >= 0 ? "（旧版本仍在用）" : "");
+      });
+    }).catch(function () {});
+  }
+
+  function watchDocuments() {
+    var table = $("doc-table");
+    var detail = $("doc-detail");
+    if (!table || !detail) return;
+    new MutationObserver(markPending).observe(table.tBodies[0], { childList: true });
+    var docId = null;
+    table.addEventListener("click", function (e) {
+      var row = e.target.closest && e.target.closest("tr[data-doc-id]");
+      if (row) docId = row.getAttribute("data-doc-id");
+    });
+    var head = detail.querySelector(".detail-head");
+    if (head) {
+      head.insertBefore(el("button", { type: "button", id: "detail-versions", className: "link", text: "版本对比与回退", onclick: function () {
+        if (!docId) return;
+        showTab("versions");
+        $("version-doc").value = docId;
+        loadVersions(docId);
+      } }), head.lastElementChild);
+    }
+  }
+
   // --- wiring -------------------------------------------------------------------------------
 
   function init() {
@@ -515,6 +560,7 @@
       showTab("answers");
       fillAnswerForm(e.detail && e.detail.question, "", []);
     });
+    watchDocuments();
     // The signed-in role can change (sign out, another token): ask again on the next tab.
     var signOut = $("sign-out");
     if (signOut) signOut.addEventListener("click", function () { me = null; document.body.classList.remove("reviewer"); });
