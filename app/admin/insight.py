@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased, sessionmaker
 
 from app.components.conversations import ConversationRow, FeedbackRow, HandoffRow, MessageRow
@@ -99,8 +99,14 @@ class InsightService:
                 target.conversation_ids.append(answer.conversation_id)
         return sorted(groups, key=lambda g: (-g.count, -g.last_at.timestamp()))
 
-    def rated_down(self, *, days: int = 30, limit: int = 200) -> list[dict[str, Any]]:
-        """Answers rated down, with the comment, the question, the answer and its citations."""
+    def rated_down_count(self, *, days: int = 30) -> int:
+        since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(FeedbackRow).where(
+                FeedbackRow.rating == "down", FeedbackRow.created_at >= since)) or 0
+
+    def rated_down(self, *, days: int = 30, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        """Answers rated down, newest first, with the comment, the question, the answer and its citations."""
         since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
         question = aliased(MessageRow)
         with self._sessions() as session:
@@ -109,13 +115,24 @@ class InsightService:
                 .join(MessageRow, MessageRow.id == FeedbackRow.message_id)
                 .outerjoin(question, question.id == MessageRow.reply_to)
                 .where(FeedbackRow.rating == "down", FeedbackRow.created_at >= since)
-                .order_by(FeedbackRow.created_at.desc()).limit(limit))
+                .order_by(FeedbackRow.created_at.desc(), FeedbackRow.id.desc()).limit(limit).offset(offset))
             return [{
                 "feedback_id": fb.id, "created_at": _utc(fb.created_at), "comment": fb.comment or "",
                 "conversation_id": answer.conversation_id, "message_id": answer.id,
                 "question": asked.content if asked else "", "answer": answer.content,
                 "grounded": answer.grounded, "citations": answer.citations or [],
             } for fb, answer, asked in rows]
+
+    def handoffs(self, status: str | None = None, *, limit: int = 50, offset: int = 0) -> tuple[list[HandoffRow], int]:
+        """One page of 转人工 requests, newest first, and how many there are in all: a flood on one
+        conversation must not push real requests out of reach."""
+        with self._sessions() as session:
+            where = [HandoffRow.status == status] if status else []
+            total = session.scalar(select(func.count()).select_from(HandoffRow).where(*where)) or 0
+            rows = list(session.scalars(select(HandoffRow).where(*where)
+                                        .order_by(HandoffRow.created_at.desc(), HandoffRow.id.desc())
+                                        .limit(limit).offset(offset)))
+            return rows, total
 
     def daily(self, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
         """Per CST day: questions, refusals, answers rated down, handoff requests."""

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.admin.auth import PrincipalDep, require_admin
@@ -42,6 +42,15 @@ def get_admin(request: Request) -> AdminServices:
 
 AdminDep = Annotated[AdminServices, Depends(get_admin)]
 OptionalText = Annotated[str | None, Form()]
+# Every console list is paged: ?limit=&offset= (newest first); X-Total-Count says how many there are.
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip (paging)")]
+TOTAL_HEADER = "X-Total-Count"
+
+
+def _page(rows: list, limit: int, offset: int, response: Response) -> list:
+    """One page of a list already in memory, with its total in the X-Total-Count header."""
+    response.headers[TOTAL_HEADER] = str(len(rows))
+    return rows[offset:offset + limit]
 
 api = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 pages = APIRouter(include_in_schema=False)
@@ -58,15 +67,16 @@ def me(principal: PrincipalDep, settings: SettingsDep) -> Me:
 # --- documents ---------------------------------------------------------------------------------
 
 @api.get("/documents", response_model=list[DocumentAdmin])
-def list_documents(admin: AdminDep,
+def list_documents(admin: AdminDep, response: Response,
+                   limit: int = Query(500, ge=1, le=5000), offset: Offset = 0,
                    category: str | None = Query(None, description="subsidy | land | procedure | talent | service | other"),
                    status: str | None = Query(None, description="indexing | active | deleted (deleted ones only when asked)"),
                    expired: bool | None = Query(None, description="true: expired only; false: current only"),
                    q: str | None = Query(None, max_length=200, description="Search in title, 文号, issuer, doc_id, file name"),
                    ) -> list[DocumentAdmin]:
-    """Documents in the registry with filters."""
+    """Documents in the registry with filters (paged)."""
     rows = admin.documents.find(DocumentFilter(category=category, status=status, expired=expired, q=q))
-    return [DocumentAdmin.from_row(row) for row in rows]
+    return [DocumentAdmin.from_row(row) for row in _page(rows, limit, offset, response)]
 
 
 @api.post("/documents", response_model=JobPublic, status_code=202)
@@ -153,9 +163,9 @@ def reindex_all(admin: AdminDep, principal: PrincipalDep) -> JobPublic:
 # --- jobs and audit --------------------------------------------------------------------------
 
 @api.get("/jobs", response_model=list[JobPublic])
-def list_jobs(admin: AdminDep, limit: int = Query(50, ge=1, le=500)) -> list[JobPublic]:
-    """Recent background jobs, newest first."""
-    return [JobPublic.from_row(job) for job in admin.jobs.store.recent(limit)]
+def list_jobs(admin: AdminDep, limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> list[JobPublic]:
+    """Recent background jobs, newest first (paged)."""
+    return [JobPublic.from_row(job) for job in admin.jobs.store.recent(limit + offset)[offset:]]
 
 
 @api.get("/jobs/{job_id}", response_model=JobPublic)
@@ -172,34 +182,39 @@ def retry_job(job_id: str, admin: AdminDep, principal: PrincipalDep) -> JobPubli
 
 @api.get("/audit", response_model=list[AuditPublic])
 def audit_log(admin: AdminDep, doc_id: str | None = None, actor: str | None = None, action: str | None = None,
-              limit: int = Query(200, ge=1, le=2000)) -> list[AuditPublic]:
-    """Every admin action: who, what, when, which document and version."""
+              limit: int = Query(200, ge=1, le=2000), offset: Offset = 0) -> list[AuditPublic]:
+    """Every admin action: who, what, when, which document and version (newest first, paged)."""
     return [AuditPublic.model_validate(row, from_attributes=True)
-            for row in admin.audit.entries(doc_id=doc_id, actor=actor, action=action, limit=limit)]
+            for row in admin.audit.entries(doc_id=doc_id, actor=actor, action=action, limit=limit + offset)[offset:]]
 
 
 # --- insight -----------------------------------------------------------------------------------
 
 @api.get("/insight/unanswered", response_model=list[QuestionGroupPublic])
-def unanswered(admin: AdminDep, days: int = Query(30, ge=1, le=366),
-               threshold: float = Query(0.9, ge=0.5, le=1.0, description="Cosine similarity to group questions")
-               ) -> list[QuestionGroupPublic]:
-    """Questions the assistant refused, grouped by similarity, most frequent first."""
-    return [QuestionGroupPublic.model_validate(g, from_attributes=True)
-            for g in admin.insight.unanswered(days=days, threshold=threshold)]
+def unanswered(admin: AdminDep, response: Response, days: int = Query(30, ge=1, le=366),
+               threshold: float = Query(0.9, ge=0.5, le=1.0, description="Cosine similarity to group questions"),
+               limit: int = Query(200, ge=1, le=1000), offset: Offset = 0) -> list[QuestionGroupPublic]:
+    """Questions the assistant refused, grouped by similarity, most frequent first (paged)."""
+    groups = admin.insight.unanswered(days=days, threshold=threshold)
+    return [QuestionGroupPublic.model_validate(g, from_attributes=True) for g in _page(groups, limit, offset, response)]
 
 
 @api.get("/insight/rated-down", response_model=list[RatedDownPublic])
-def rated_down(admin: AdminDep, days: int = Query(30, ge=1, le=366)) -> list[RatedDownPublic]:
-    """Answers users rated down, with their comment, the question, the answer and its citations."""
-    return [RatedDownPublic(**row) for row in admin.insight.rated_down(days=days)]
+def rated_down(admin: AdminDep, response: Response, days: int = Query(30, ge=1, le=366),
+               limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> list[RatedDownPublic]:
+    """Answers users rated down, newest first, with their comment, the question, the answer and its citations (paged)."""
+    response.headers[TOTAL_HEADER] = str(admin.insight.rated_down_count(days=days))
+    return [RatedDownPublic(**row) for row in admin.insight.rated_down(days=days, limit=limit, offset=offset)]
 
 
 @api.get("/insight/handoffs", response_model=list[HandoffPublic])
-def handoffs(admin: AdminDep, status: str | None = Query(None, description="new | contacted | closed")
-             ) -> list[HandoffPublic]:
-    """Requests to reach a person, newest first."""
-    return [HandoffPublic.model_validate(row, from_attributes=True) for row in admin.conversations.handoffs(status)]
+def handoffs(admin: AdminDep, response: Response,
+             status: str | None = Query(None, description="new | contacted | closed"),
+             limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> list[HandoffPublic]:
+    """Requests to reach a person, newest first (paged: a flood must not hide the real requests)."""
+    rows, total = admin.insight.handoffs(status, limit=limit, offset=offset)
+    response.headers[TOTAL_HEADER] = str(total)
+    return [HandoffPublic.model_validate(row, from_attributes=True) for row in rows]
 
 
 @api.patch("/insight/handoffs/{handoff_id}", response_model=HandoffPublic)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.admin.jobs import JobRow
+from app.api.inputs import CleanText
 from app.components.registry import DocumentRow, DocumentVersionRow
 from ingest.metadata import FIELD_LIMITS
 
@@ -117,14 +118,14 @@ class MetadataUpdate(BaseModel):
     """Fields to change; a field sent as null goes back to what the file itself says."""
 
     # The same caps as every other way metadata comes in (ingest.metadata.FIELD_LIMITS).
-    title: str | None = Field(None, max_length=FIELD_LIMITS["title"][1])
-    doc_number: str | None = Field(None, max_length=FIELD_LIMITS["doc_number"][1], description="文号")
-    issuer: str | None = Field(None, max_length=FIELD_LIMITS["issuer"][1])
+    title: CleanText | None = Field(None, max_length=FIELD_LIMITS["title"][1])
+    doc_number: CleanText | None = Field(None, max_length=FIELD_LIMITS["doc_number"][1], description="文号")
+    issuer: CleanText | None = Field(None, max_length=FIELD_LIMITS["issuer"][1])
     published: dt.date | None = None
     effective_from: dt.date | None = None
     expires: dt.date | None = Field(None, description="有效期至; a past date marks the policy expired")
     category: Category | None = None
-    url: str | None = Field(None, max_length=FIELD_LIMITS["url"][1], description="Official link (http/https)")
+    url: CleanText | None = Field(None, max_length=FIELD_LIMITS["url"][1], description="Official link (http/https)")
     sample: bool | None = None
 
 

@@ -8,14 +8,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from app.api.deps import ChatDep, ConversationsDep, check_rate
+from app.api.inputs import CleanText
 from app.errors import ConversationNotFound, MessageNotFound
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(description="The user's question (1–1000 characters by default)", examples=["昆山对省级创新联合体给多少支持？"])
-    conversation_id: str | None = Field(None, description="Continue a conversation; unknown ids start a new one")
+    message: CleanText = Field(description="The user's question (1–1000 characters by default)", examples=["昆山对省级创新联合体给多少支持？"])
+    conversation_id: CleanText | None = Field(None, max_length=200, description="Continue a conversation; unknown ids start a new one")
 
 
 class CitationPublic(BaseModel):
@@ -60,9 +61,9 @@ class ConversationPublic(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    message_id: str
+    message_id: CleanText = Field(max_length=200)
     rating: Literal["up", "down"]
-    comment: str | None = Field(None, max_length=2000)
+    comment: CleanText | None = Field(None, max_length=2000)
 
 
 @router.post("/chat", response_model=ChatResponse, responses={429: {"description": "Too many questions"}})

@@ -1,19 +1,24 @@
-"""ASGI middleware for every route: request ids, access log, metrics and the request body cap.
+"""ASGI middleware for every route: request ids, access log, metrics, the request body cap, URLs
+with control characters refused at the edge, and access to /metrics.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so that streamed answers pass through untouched.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
+import re
 import time
 import uuid
+from urllib.parse import unquote
 
 from app.admin.auth import TokenChecker
 from app.errors import KunruyiError
-from app.ops.logs import personal, request_id
+from app.api.inputs import has_url_controls
+from app.ops.logs import escape_controls, personal, request_id
 from app.ops.metrics import LATENCY, REQUESTS
 from app.settings import Settings
 
@@ -22,6 +27,9 @@ log = logging.getLogger("kunruyi.access")
 MB = 1024 * 1024
 UPLOAD_PREFIX = "/api/admin/"
 UPLOAD_FILES_PER_REQUEST = 20
+METRICS_PATH = "/metrics"
+# A client's X-Request-ID is kept only if it looks like an id: it goes into every log line and back out.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def client_ip(scope: dict, trusted: list[str]) -> str:
@@ -65,6 +73,19 @@ async def _send_json(send, status: int, body: dict, rid: str) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+def request_id_from(headers: dict[bytes, bytes]) -> str:
+    """The client's X-Request-ID when it is a plain id (letters, digits, . _ : -, up to 64), else a new one."""
+    raw = headers.get(b"x-request-id", b"").decode("latin-1")
+    return raw if _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex[:16]
+
+
+def _bad_url(scope: dict) -> bool:
+    """A control character in the path or the (percent-decoded) query string: no route needs one, and
+    PostgreSQL refuses NUL in text."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    return has_url_controls(scope.get("path", "")) or has_url_controls(unquote(query.replace("+", " ")))
+
+
 class OpsMiddleware:
     def __init__(self, app, settings: Settings):
         self.app = app
@@ -72,6 +93,19 @@ class OpsMiddleware:
         self.trusted = settings.trusted_proxy_list
         self.upload_limit = int(settings.upload_max_mb * MB * UPLOAD_FILES_PER_REQUEST + MB)
         self.staff = TokenChecker(settings.admin_tokens)
+        self.metrics_allow = settings.split_list(settings.metrics_allow)
+        self.metrics_token = settings.metrics_token.encode()
+
+    def metrics_allowed(self, ip: str, headers: dict[bytes, bytes]) -> bool:
+        """/metrics for the allowed addresses or the bearer token; anyone when neither is configured."""
+        if not self.metrics_allow and not self.metrics_token:
+            return True
+        if self.metrics_allow and _in(ip, self.metrics_allow):
+            return True
+        if self.metrics_token:
+            scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+            return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.metrics_token)
+        return False
 
     def body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
         """Staff uploads get the upload cap, but only with a valid editor token: FastAPI reads a form
@@ -93,12 +127,23 @@ class OpsMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", []))
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        rid = request_id_from(headers)
         token = request_id.set(rid)
         scope.setdefault("state", {})["client_ip"] = client_ip(scope, self.trusted)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
         limit = self.body_limit(scope["path"], headers)
+
+        refusal = None
+        if _bad_url(scope):
+            refusal = (400, {"error": "invalid_request", "message": "请求地址中含有不允许的控制字符，请检查后重试"})
+        elif scope["path"] == METRICS_PATH and not self.metrics_allowed(scope["state"]["client_ip"], headers):
+            refusal = (403, {"error": "forbidden", "message": "无权访问监控指标"})
+        if refusal is not None:
+            await _send_json(send, refusal[0], refusal[1], rid)
+            self._finish(scope, refusal[0], started)
+            request_id.reset(token)
+            return
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -144,8 +189,9 @@ class OpsMiddleware:
         route = _route_label(scope)
         REQUESTS.labels(scope["method"], route, str(status)).inc()
         LATENCY.labels(route).observe(elapsed)
-        log.info("%s %s %s %.0fms", scope["method"], scope["path"], status, elapsed * 1000,
-                 extra={"method": scope["method"], "path": scope["path"], "status": status,
+        path = escape_controls(scope["path"])  # %0a in a URL must not start a forged log line
+        log.info("%s %s %s %.0fms", scope["method"], path, status, elapsed * 1000,
+                 extra={"method": scope["method"], "path": path, "status": status,
                         "duration_ms": round(elapsed * 1000, 1), "client": personal(scope["state"].get("client_ip"))})
 
 

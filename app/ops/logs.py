@@ -10,11 +10,22 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import re
 
 from app.settings import Settings
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _log_personal = False
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (and Unicode line separators) shown as escapes, so that text from a request
+    can never start a new log line or rewrite the one it is in."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        text)
 
 
 def personal(value: object) -> str:
@@ -27,6 +38,14 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record: the message is escaped (a traceback, added after it, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,7 +74,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_kunruyi", False)]:
         root.removeHandler(old)

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConversationsDep, CorpusDep, SettingsDep
+from app.api.deps import ConversationsDep, CorpusDep, SettingsDep, check_handoff_rate
+from app.api.inputs import CleanText
 from app.errors import DocumentNotFound
 from app.services.corpus import DocumentSummary
 from app.web.assets import AssetCatalog
@@ -88,11 +89,11 @@ def document_page(doc_id: str, request: Request, corpus: CorpusDep) -> HTMLRespo
 
 
 class HandoffRequest(BaseModel):
-    conversation_id: str = Field(max_length=64, description="The conversation staff will see")
-    name: str | None = Field(None, max_length=2000, description="姓名 (optional, up to 50 characters)")
-    phone: str | None = Field(None, max_length=2000, description="电话 (optional; mobile or landline)")
-    company: str | None = Field(None, max_length=2000, description="企业名称 (optional, up to 100 characters)")
-    note: str | None = Field(None, max_length=5000, description="问题说明 (optional, up to 1000 characters)")
+    conversation_id: CleanText = Field(max_length=64, description="The conversation staff will see")
+    name: CleanText | None = Field(None, max_length=2000, description="姓名 (optional, up to 50 characters)")
+    phone: CleanText | None = Field(None, max_length=2000, description="电话 (optional; mobile or landline)")
+    company: CleanText | None = Field(None, max_length=2000, description="企业名称 (optional, up to 100 characters)")
+    note: CleanText | None = Field(None, max_length=5000, description="问题说明 (optional, up to 1000 characters)")
 
 
 class HandoffResponse(BaseModel):
@@ -112,10 +113,13 @@ def handoff_contact(settings: SettingsDep) -> ContactResponse:
     return ContactResponse(contact=settings.service_contact, hours=settings.service_hours)
 
 
-@router.post("/api/handoff", response_model=HandoffResponse, status_code=201, tags=["handoff"])
-def request_handoff(body: HandoffRequest, store: ConversationsDep, settings: SettingsDep) -> HandoffResponse:
+@router.post("/api/handoff", response_model=HandoffResponse, status_code=201, tags=["handoff"],
+             responses={429: {"description": "Too many handoff requests"}})
+def request_handoff(body: HandoffRequest, store: ConversationsDep, settings: SettingsDep,
+                    request: Request) -> HandoffResponse:
     """转人工: record a request for a person, with the contact details the user chose to give;
-    staff see it with the conversation attached."""
+    staff see it with the conversation attached. Limited per client IP and per conversation (429)."""
+    check_handoff_rate(request, body.conversation_id)
     receipt = HandoffService(store, settings.service_contact).request(
         body.conversation_id, name=body.name, phone=body.phone, company=body.company, note=body.note)
     return HandoffResponse(id=receipt.id, contact=receipt.contact)

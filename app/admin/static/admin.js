@@ -16,6 +16,9 @@
   var REASONS = { no_evidence: "政策库无依据", model_not_found: "模型判断无依据", injection: "疑似注入", off_topic: "超出服务范围" };
   var FIELDS = ["title", "doc_number", "issuer", "published", "effective_from", "expires", "category", "url"];
 
+  var PAGE_SIZE = 50;
+  var pages = {};  // list name -> page shown (0 = newest)
+
   var token = sessionStorage.getItem(TOKEN_KEY) || "";
   var me = null;
   var current = null;
@@ -125,7 +128,7 @@
     var params = new URLSearchParams();
     [["q", "doc-search"], ["category", "doc-category"], ["status", "doc-status"], ["expired", "doc-expired"]]
       .forEach(function (pair) { var v = $(pair[1]).value; if (v) params.set(pair[0], v); });
-    return api("/documents?" + params.toString()).then(function (docs) {
+    return paged("doc", "/documents?" + params.toString(), function (docs) {
       var body = $("doc-table").tBodies[0];
       clear(body);
       docs.forEach(function (d) {
@@ -144,10 +147,39 @@
         ));
       });
       $("doc-empty").hidden = docs.length > 0;
-    }).catch(showError);
+    }, loadDocuments).catch(showError);
   }
 
   function showError(err) { notice(err && err.message ? err.message : "操作失败", true); }
+
+  // --- paging: every list is fetched a page at a time (one row more tells whether a next page exists) ---
+
+  function paged(name, path, render, reload) {
+    var page = pages[name] || 0;
+    var query = "limit=" + (PAGE_SIZE + 1) + "&offset=" + page * PAGE_SIZE;
+    return api(path + (path.indexOf("?") >= 0 ? "&" : "?") + query).then(function (rows) {
+      if (!rows.length && page > 0) { pages[name] = page - 1; return reload(); }
+      render(rows.slice(0, PAGE_SIZE));
+      renderPager(name, page, rows.length > PAGE_SIZE, reload);
+    });
+  }
+
+  function renderPager(name, page, more, reload) {
+    var box = $(name + "-pager");
+    clear(box);
+    box.hidden = page === 0 && !more;
+    var prev = el("button", { type: "button", className: "secondary small", text: "上一页", "data-page": "prev",
+                              onclick: function () { pages[name] = page - 1; reload(); } });
+    var next = el("button", { type: "button", className: "secondary small", text: "下一页", "data-page": "next",
+                              onclick: function () { pages[name] = page + 1; reload(); } });
+    prev.disabled = page === 0;
+    next.disabled = !more;
+    box.appendChild(prev);
+    box.appendChild(el("span", { className: "hint", text: "第 " + (page + 1) + " 页" }));
+    box.appendChild(next);
+  }
+
+  function firstPage(name, load) { return function () { pages[name] = 0; load(); }; }
 
   function openDetail(docId) {
     return api("/documents/" + encodeURIComponent(docId)).then(function (doc) {
@@ -289,7 +321,7 @@
   // --- insight ------------------------------------------------------------------------------
 
   function loadUnanswered() {
-    api("/insight/unanswered?days=" + $("unanswered-days").value).then(function (groups) {
+    paged("unanswered", "/insight/unanswered?days=" + $("unanswered-days").value, function (groups) {
       var body = $("unanswered-table").tBodies[0];
       clear(body);
       if (!groups.length) body.appendChild(el("tr", null, el("td", { colspan: "4", className: "hint", text: "暂无未能回答的问题" })));
@@ -301,11 +333,11 @@
           el("td", { text: Object.keys(g.reasons).map(function (r) { return (REASONS[r] || r) + " " + g.reasons[r]; }).join("，") }),
           el("td", { text: fmtTime(g.last_at) })));
       });
-    }).catch(showError);
+    }, loadUnanswered).catch(showError);
   }
 
   function loadRatedDown() {
-    api("/insight/rated-down").then(function (rows) {
+    paged("rated-down", "/insight/rated-down", function (rows) {
       var list = $("rated-down-list");
       clear(list);
       if (!rows.length) list.appendChild(el("p", { className: "hint", text: "暂无差评" }));
@@ -319,12 +351,12 @@
           cites,
           el("p", { className: "comment" }, el("strong", { text: "用户意见：" }), r.comment || "（无）")));
       });
-    }).catch(showError);
+    }, loadRatedDown).catch(showError);
   }
 
   function loadHandoffs() {
     var status = $("handoff-status").value;
-    api("/insight/handoffs" + (status ? "?status=" + status : "")).then(function (rows) {
+    paged("handoff", "/insight/handoffs" + (status ? "?status=" + status : ""), function (rows) {
       var body = $("handoff-table").tBodies[0];
       clear(body);
       rows.forEach(function (h) {
@@ -343,7 +375,7 @@
           el("td", { text: h.phone || "" }), el("td", { text: h.company || "" }), el("td", { text: h.note || "" }),
           el("td", null, select)));
       });
-    }).catch(showError);
+    }, loadHandoffs).catch(showError);
   }
 
   function rangeQuery() {
@@ -379,7 +411,7 @@
   }
 
   function loadAudit() {
-    api("/audit?limit=300").then(function (rows) {
+    paged("audit", "/audit", function (rows) {
       var body = $("audit-table").tBodies[0];
       clear(body);
       rows.forEach(function (a) {
@@ -387,7 +419,7 @@
           el("td", { text: ACTIONS[a.action] || a.action }), el("td", { text: a.doc_id || "" }),
           el("td", { text: a.version ? "v" + a.version : "" }), el("td", { className: "mono", text: a.detail ? JSON.stringify(a.detail) : "" })));
       });
-    }).catch(showError);
+    }, loadAudit).catch(showError);
   }
 
   var LOADERS = { docs: loadDocuments, unanswered: loadUnanswered, "rated-down": loadRatedDown, handoffs: loadHandoffs,
@@ -421,8 +453,8 @@
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
     var timer = null;
-    $("doc-search").addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(loadDocuments, 250); });
-    ["doc-category", "doc-status", "doc-expired"].forEach(function (id) { $(id).addEventListener("change", loadDocuments); });
+    $("doc-search").addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(firstPage("doc", loadDocuments), 250); });
+    ["doc-category", "doc-status", "doc-expired"].forEach(function (id) { $(id).addEventListener("change", firstPage("doc", loadDocuments)); });
     $("doc-refresh").addEventListener("click", loadDocuments);
     $("reindex-all").addEventListener("click", function () {
       if (!window.confirm("确定重新索引全部文档？文档多时需要较长时间，期间问答照常使用旧索引。")) return;
@@ -465,8 +497,8 @@
       }).catch(showError);
     });
     $("unanswered-refresh").addEventListener("click", loadUnanswered);
-    $("unanswered-days").addEventListener("change", loadUnanswered);
-    $("handoff-status").addEventListener("change", loadHandoffs);
+    $("unanswered-days").addEventListener("change", firstPage("unanswered", loadUnanswered));
+    $("handoff-status").addEventListener("change", firstPage("handoff", loadHandoffs));
     $("stats-refresh").addEventListener("click", loadStats);
     $("export-csv").addEventListener("click", exportCsv);
     bindDropZone();
