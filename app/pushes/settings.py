@@ -30,4 +30,6 @@ class PushSettings(BaseSettings):
     lease_seconds: float = Field(60.0, gt=0, description="A sender's lock on a batch; a killed sender's lock "
                                  "expires after this and another worker resumes the batch.")
     tick_seconds: float = Field(15.0, gt=0, description="How often the worker looks for new versions and due pushes.")
+    concurrency: int = Field(4, ge=1, le=32, description="Subscribers sent to side by side within a batch (each "
+                             "subscriber's pushes stay in order); a killed sender leaves at most this many unconfirmed.")
     sample_size: int = Field(20, ge=1, le=200, description="Recipients shown per batch in the console.")

@@ -107,7 +107,7 @@ def test_killed_sender_resumes_without_duplicates(make_env, tmp_path):
     env.publish("talent.md", talent_doc())
     (batch,) = svc.watch()
 
-    fake.send_delay = 0.05
+    fake.send_delay = 0.2
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("KUNRUYI_")}
     child_env.update({"KUNRUYI_DATA_DIR": str(env.settings.data_dir), "KUNRUYI_WECHAT_MP_APP_ID": APP_ID,
                       "KUNRUYI_WECHAT_MP_APP_SECRET": APP_SECRET, "KUNRUYI_WECHAT_API_BASE": fake.url,
@@ -132,10 +132,11 @@ def test_killed_sender_resumes_without_duplicates(make_env, tmp_path):
     statuses = _statuses(env, batch)
     per_user = Counter(m["touser"] for m in fake.messages)
     assert max(per_user.values()) == 1                         # nobody got the push twice
-    assert Counter(statuses.values())[UNKNOWN] <= 1            # at most the one cut off mid-call
+    concurrency = env.push_settings.concurrency
+    assert Counter(statuses.values())[UNKNOWN] <= concurrency  # at most those cut off mid-call
     assert set(statuses.values()) <= {SENT, UNKNOWN}
     assert {u for u, s in statuses.items() if s == SENT} <= set(per_user)
-    assert len(per_user) >= 29 and sum(per_user.values()) == len(per_user)
+    assert len(per_user) >= 30 - concurrency and sum(per_user.values()) == len(per_user)
     with env.ingest.registry.session_factory() as session:
         assert session.get(PushBatchRow, batch).status == DONE
         assert session.scalar(select(func.count(PushRow.id)).where(PushRow.batch_id == batch)) == 30
