@@ -33,7 +33,6 @@ from app.admin.auth import Principal
 from app.components.registry import CounterRow, LiveSet
 from app.curation.models import (ANSWER_ACTIVE, ANSWER_DISABLED, ANSWER_REVIEW, CuratedAnswerRow, aware, now)
 from app.errors import InvalidAdminRequest, RecordNotFound
-from app.facts import slots as sl
 from app.services.answering import Answer, Citation
 from app.services.query import Query, analyse
 

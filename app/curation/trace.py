@@ -6,6 +6,7 @@ writes — so the trace cannot drift from what a citizen gets.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -76,8 +77,7 @@ def trace(chat, curated: CuratedAnswers | None, message: str, conversation_id: s
         "passages": [{"rank": i + 1, "chunk_id": c.id, "doc_id": c.doc_id, "title": c.meta.get("title", ""),
                       "article": c.meta.get("article", ""), "heading_path": c.meta.get("heading_path", ""),
                       "text": c.text[:400], "dense": _round(c.dense), "keyword": _round(c.keyword),
-                      "fused": _round(c.fused), "rerank": _round(c.rerank), "expired": c.expired(ctx.today)
-                      if ctx is not None else False}
+                      "fused": _round(c.fused), "rerank": _round(c.rerank), "expired": c.expired(dt.date.today())}
                      for i, c in enumerate(result.chunks)],
         "evidence": {"top_dense": _round(ev.top_dense), "coverage": _round(ev.coverage),
                      "topic_coverage": _round(ev.topic_coverage), "missing_terms": ev.missing_terms,

@@ -18,8 +18,8 @@ from app.admin.audit import AuditLog
 from app.admin.auth import Principal
 from app.admin.jobs import JobRow, JobRunner, job_item
 from app.components.registry import DocumentRow, DocumentStatus, DocumentVersionRow
-from app.curation.models import (REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, PublishReviewRow, VersionTextRow,
-                                 now)
+from app.curation.models import (REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, REVIEW_SUPERSEDED,
+                                 PublishReviewRow, VersionTextRow, now)
 from app.curation.review import ReviewGate
 from app.errors import DocumentConflict, DocumentNotFound, InvalidAdminRequest, KunruyiError
 
@@ -58,6 +58,8 @@ class Versions:
                 status = "pending"
             if review is not None and review.status == REVIEW_REJECTED and status != DocumentStatus.ACTIVE:
                 status = "rejected"
+            if status == DocumentStatus.INDEXING and review is not None and review.status == REVIEW_SUPERSEDED:
+                status = "superseded"  # a newer upload replaced it while it waited for review
             if row.status != DocumentStatus.DELETED and v.content_hash == row.active_hash and v.status == "active":
                 status = "active"
             meta = v.meta or {}
