@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_personal_data: bool = Field(False, description="Log user messages and OpenIDs (off by default).")
     # Abuse and exposure (issue 12, items 8 and 13)
-    rate_limit_handoff_per_ip: int = Field(5, ge=0, description="转人工 requests per minute per client IP; 0 = off.")
-    rate_limit_handoff_per_conversation: int = Field(2, ge=0, description="转人工 requests per minute per conversation; 0 = off.")
+    rate_limit_handoff_per_ip: int = Field(10, ge=0, description="转人工 requests per minute per client IP; 0 = off.")
+    rate_limit_handoff_per_conversation: int = Field(6, ge=0, description="转人工 requests per minute per conversation; 0 = off.")
     metrics_allow: str = Field("", description="Comma-separated addresses or networks that may read /metrics "
                                                 "(with metrics_token: either suffices); both empty = anyone.")
     metrics_token: str = Field("", description="Bearer token that may read /metrics (Prometheus `authorization`).")

@@ -118,8 +118,12 @@ def handoff_contact(settings: SettingsDep) -> ContactResponse:
 def request_handoff(body: HandoffRequest, store: ConversationsDep, settings: SettingsDep,
                     request: Request) -> HandoffResponse:
     """转人工: record a request for a person, with the contact details the user chose to give;
-    staff see it with the conversation attached. Limited per client IP and per conversation (429)."""
+    staff see it with the conversation attached. Limited per client IP and per conversation (429);
+    a request refused for its contact details (422) is not counted, so fixing a typo never locks a user out."""
+    service = HandoffService(store, settings.service_contact)
+    fields = {"name": body.name, "phone": body.phone, "company": body.company, "note": body.note}
+    for field, value in fields.items():
+        service.clean(field, value)
     check_handoff_rate(request, body.conversation_id)
-    receipt = HandoffService(store, settings.service_contact).request(
-        body.conversation_id, name=body.name, phone=body.phone, company=body.company, note=body.note)
+    receipt = service.request(body.conversation_id, **fields)
     return HandoffResponse(id=receipt.id, contact=receipt.contact)

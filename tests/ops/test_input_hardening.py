@@ -32,6 +32,9 @@ def _conversation(client: TestClient) -> str:
 def test_handoff_is_rate_limited_per_conversation(small_app):
     client = small_app(rate_limit_handoff_per_conversation=2, rate_limit_handoff_per_ip=0, rate_limit_per_ip=0)
     conversation = _conversation(client)
+    # Requests refused for their contact details do not count: a user fixing a typo is never locked out.
+    for _ in range(3):
+        assert client.post("/api/handoff", json={"conversation_id": conversation, "phone": "abc"}).status_code == 422
     # Fixed one-minute windows: five quick requests span at most two windows, so at most 2 + 2 pass.
     responses = [client.post("/api/handoff", json={"conversation_id": conversation, "note": f"第{i}次"})
                  for i in range(5)]
