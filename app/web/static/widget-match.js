@@ -162,6 +162,9 @@
         rest.forEach(function (i) { more.appendChild(card(i)); });
         results.appendChild(more);
       }
+      // Issue 17: pushes are subscribed to in WeChat (no separate account here).
+      results.appendChild(el("p", { className: "kry-m-hint kry-m-subscribe", text: "想在有符合条件的新政策上线、申报开始或即将截止时收到提醒？" +
+        "请在微信中关注本公众号，发送“订阅”（可先发送“政策体检”保存企业信息）；发送“退订”随时停止。" }));
     }
 
     form.addEventListener("submit", function (ev) {
