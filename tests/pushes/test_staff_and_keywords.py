@@ -128,3 +128,30 @@ def test_wechat_keywords(app_env):
     assert deleted.startswith("已删除您的企业信息和政策推送订阅")
     assert pushes.service.subscription("wechat", "o-checked") is None and checkup.saved("wechat", "o-checked") is None
     assert say("o-nobody", "删除我的信息").startswith("您没有保存过")
+
+
+def test_worker_in_the_app_pushes_a_new_version(app_env):
+    """KUNRUYI_PUSH_ENABLED: the lifespan's worker finds the new version and sends it, no call by hand."""
+    import time
+
+    from app.pushes.models import SeenVersionRow
+    from app.pushes.runtime import start_pushes
+
+    services, _client, publish, fake = app_env
+    pushes = services.pushes
+    pushes.settings.enabled, pushes.settings.review, pushes.settings.tick_seconds = True, False, 0.1
+    pushes.service.subscribe("wechat", "o-worker", GRADUATES)
+    stop = start_pushes(services)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the first tick records the baseline
+            with services.ingest.registry.session_factory() as session:
+                if session.query(SeenVersionRow).count():
+                    break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        publish("talent.md", talent_doc())
+        fake.wait_for_messages(1, timeout=30)
+    finally:
+        stop()
+    assert [m["touser"] for m in fake.messages] == ["o-worker"]

@@ -144,3 +144,31 @@ def test_unsubscribe_and_delete_my_data(make_env):
     svc.decide(batch, True, "carol")
     env.send_all()
     assert env.fake.messages == []
+
+
+def test_replacement_notifies_those_who_asked_about_the_old_policy(make_env):
+    from app.components.conversations import ConversationStore
+
+    env = make_env()
+    svc = env.service
+    svc.watch()
+    env.publish("talent.md", talent_doc())
+    svc.watch()
+    svc.subscribe("wechat", "o-asked", {"district": "玉山镇"}, topics=["用地"])  # no item of the new doc fits
+    svc.subscribe("wechat", "o-silent", {"district": "玉山镇"}, topics=["用地"])
+    conversations = ConversationStore(env.ingest.registry.session_factory)
+    cid = conversations.open(None, channel="wechat", user_ref="o-asked")
+    qid = conversations.add_user_message(cid, "招用高校毕业生有什么补贴？")
+    conversations.add_answer(cid, qid, content="按每人5000元给予一次性补贴[1]", standalone="招用高校毕业生补贴",
+                             grounded=True, fallback=False, citations=[{"n": 1, "doc_id": "push-test-talent"}],
+                             latency_ms=1.0)
+    new = talent_doc(doc_id="push-test-talent-2027").replace("category: talent", "category: talent\nreplaces: [push-test-talent]")
+    env.publish("new.md", new)
+    batches = svc.watch()
+    env.send_all()
+    (msg,) = env.messages_to("o-asked")
+    assert msg["kind"] == "mp"  # wrote within 48 h: a customer-service text
+    assert "替代" in msg["content"] and msg["content"].count("https://") == 1
+    assert "https://kunruyi.example.cn/documents/push-test-talent-2027" in msg["content"]
+    assert env.messages_to("o-silent") == []
+    assert len(batches) == 1
