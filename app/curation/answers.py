@@ -405,8 +405,11 @@ class CuratedAnswers:
                                       source=s.get("source", ""), url=s.get("url"), snippet=s.get("snippet", ""),
                                       expires=s.get("expires"), expired=expired, sample=bool(s.get("sample")),
                                       chunk_id=s.get("chunk_id", ""), heading_path=s.get("heading_path", "")))
-        refs = "\n".join(f"[{c.n}] {c.reference()}" for c in citations)
-        text = f"{MARK}（{day}）：\n\n{row.answer}\n\n依据：\n{refs}"
+        # The marks follow the staff text; each channel lists its sources (widget cards, WeChat source
+        # lines with links); the 依据 line names the articles, which those lists do not.
+        marks = "".join(f"[{c.n}]" for c in citations)
+        refs = "；".join(c.reference() for c in citations)
+        text = f"{MARK}（{day}）：\n\n{row.answer}{marks}\n\n依据：{refs}"
         return CuratedReply(text=text, citations=citations, grounded=True, answer_id=row.id)
 
     def answer(self, q: Query) -> CuratedReply | None:
