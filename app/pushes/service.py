@@ -91,6 +91,7 @@ class PushService:
         self.settings = settings
         self.public_base_url = public_base_url.rstrip("/")
         self.clock = clock
+        self._watched = -1  # the index generation watch() last handled
         dialect = sessions.kw["bind"].dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -362,6 +363,9 @@ class PushService:
         """Versions that became live since the last call (any process activated them): each is
         claimed by inserting its row, so exactly one worker pushes it. The first call records
         what is live as the baseline and pushes nothing."""
+        generation = self.registry.generation()
+        if generation == self._watched:
+            return []
         served = self.registry.serving_versions()
         table = SeenVersionRow.__table__
         batches: list[int] = []
@@ -371,7 +375,12 @@ class PushService:
                 values = [{"doc_id": d, "content_hash": v.content_hash, "seen_at": _now()} for d, v in served.items()]
                 values.append({"doc_id": BASELINE[0], "content_hash": BASELINE[1], "seen_at": _now()})
                 session.execute(self._insert(table).on_conflict_do_nothing(), values)
-                return []
+                baseline = True
+            else:
+                baseline = False
+        if baseline:
+            self._watched = generation
+            return []
         for doc_id, version in served.items():
             if (doc_id, version.content_hash) in seen:
                 continue
@@ -379,8 +388,16 @@ class PushService:
                 won = session.execute(self._insert(table).values(doc_id=doc_id, content_hash=version.content_hash,
                                                                  seen_at=_now())
                                       .on_conflict_do_nothing().returning(table.c.doc_id)).first()
-            if won:
+            if not won:
+                continue
+            try:
                 batches += self.on_version(doc_id, version.content_hash)
+            except Exception:
+                with self._sessions.begin() as session:  # not handled: the next tick tries again
+                    session.execute(delete(SeenVersionRow).where(SeenVersionRow.doc_id == doc_id,
+                                                                 SeenVersionRow.content_hash == version.content_hash))
+                raise
+        self._watched = generation
         return batches
 
     # -- staff ------------------------------------------------------------------------------------
