@@ -353,11 +353,53 @@ class Matcher:
               items: list[tuple[PolicyItem, Any]] | None = None) -> list[Match]:
         today = today or self.clock()
         values = _profile_values(profile, today)
-        matches = [self.match_item(profile, item, version, today, values) for item, version in (items or self.live())]
+        live = items or self.live()
+        compiled = self._live.compiled if items is None else {}
         far = dt.date.max
-        matches.sort(key=lambda m: (STATUS_ORDER[m.status], -(m.item.amount_max_wan or 0),
-                                    m.closes if m.closes and m.closes >= today else far, m.item.doc_id, m.item.article))
-        return matches
+        ranked = []
+        for n, (item, version) in enumerate(live):
+            conds = compiled.get(item.item_id)
+            if conds is None:
+                conds = [_compile(c) for c in item.conditions]
+            expires = getattr(version, "expires", None)
+            if expires and expires < today:
+                status = INELIGIBLE
+            else:
+                status = ELIGIBLE
+                for c in conds:
+                    if c is None:
+                        continue
+                    met = _met(values, c)
+                    if met is False:
+                        status = INELIGIBLE
+                        break
+                    if met is None:
+                        status = POSSIBLE
+            opens, closes = self._window(item, today)
+            ranked.append((STATUS_ORDER[status], -(item.amount_max_wan or 0),
+                           closes if closes and closes >= today else far, item.doc_id, item.article, n, status,
+                           opens, closes))
+        ranked.sort()
+        out = []
+        for *_, n, status, opens, closes in ranked:
+            item, version = live[n]
+            out.append(self._lazy(profile, item, version, today, status, opens, closes))
+        return out
+
+    def _lazy(self, profile, item, version, today, status, opens, closes) -> Match:
+        expires = getattr(version, "expires", None)
+        expired = bool(expires and expires < today)
+
+        def worded() -> list[ConditionResult]:
+            results = [evaluate(profile, c, today) for c in item.conditions]
+            if expired:
+                results.insert(0, ConditionResult(
+                    f"政策有效期至{expires.isoformat()}", False,
+                    f"✗ 该政策已于{expires.year}年{expires.month}月{expires.day}日到期失效，不能再申报", None))
+            return results
+
+        return Match(item, getattr(version, "title", "") or item.programme, status, worded, expired, expires,
+                     opens, closes)
 
     def calendar(self, start: dt.date, end: dt.date, *, today: dt.date | None = None) -> list[dict[str, Any]]:
         """Items whose application window opens or closes between start and end (inclusive)."""
