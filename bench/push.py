@@ -61,14 +61,15 @@ def profiles(n: int, seed: int = 17) -> list[dict]:
     return out
 
 
-def run(subscribers: int, database_url: str) -> dict:
+def run(subscribers: int, database_url: str, concurrency: int = 4) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-push-"))
     with FakeWeChat(app_id="wxbench", app_secret="s", corp_id="ww", corp_secret="s", agent_id=1) as fake:
         settings = Settings(_env_file=None, data_dir=work / "data", corpus_dir=work / "corpus", database_url=database_url,
                             wechat_mp_app_id="wxbench", wechat_mp_app_secret="s", wechat_api_base=fake.url,
                             public_base_url="https://kunruyi.example.cn")
         push_settings = PushSettings(_env_file=None, review=False, quiet_hours="", weekly_limit=0,
-                                     template_id="tmpl", lease_seconds=60)
+                                     template_id="tmpl", lease_seconds=60,
+                                     concurrency=concurrency)
         ingest = build_ingest_service(settings)
         sessions = ingest.registry.session_factory
         now = dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ).timestamp()
@@ -120,6 +121,7 @@ def run(subscribers: int, database_url: str) -> dict:
                             headers={"Content-Type": "application/json"})
             ceiling = n / (time.perf_counter() - t0)
     return {"subscribers": subscribers, "database": "postgresql" if database_url else "sqlite",
+            "concurrency": concurrency,
             "matching_subscribers": info["subscribers"], "pushes_queued": info["total"],
             "index_new_document_s": round(index_s, 2), "match_and_queue_s": round(queue_s, 2),
             "delivered": delivered, "send_s": round(send_s, 2),
@@ -131,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.push")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--concurrency", type=int, default=4, help="KUNRUYI_PUSH_CONCURRENCY for the sender")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = run(args.subscribers, args.database_url)
+    result = run(args.subscribers, args.database_url, args.concurrency)
     for key, value in result.items():
         print(f"{key:24} {value}")
     print(f"target match_and_queue_s <= 5: {'met' if result['match_and_queue_s'] <= 5 else 'NOT met'}")
