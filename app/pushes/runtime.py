@@ -84,6 +84,7 @@ class PushWorker:
 def start_pushes(services) -> Callable[[], None]:
     """Called from the app's lifespan: builds the pushes and, when KUNRUYI_PUSH_ENABLED, starts the worker."""
     pushes = pushes_for(services)
+    services.chat.pushes = pushes  # the WeChat keyword hook (app.pushes.wechat.channel_reply) finds it here
     if not pushes.settings.enabled:
         return lambda: None
     pushes.worker = PushWorker(pushes)

@@ -102,3 +102,13 @@ def reply(pushes, channel: str, user: str, text: str, *, checkup=None) -> str | 
 def subscribed(pushes, channel: str, user: str) -> bool:
     row = pushes.service.subscription(channel, user)
     return row is not None and row.status == ACTIVE
+
+
+def channel_reply(chat, channel: str, user: str, text: str) -> str | None:
+    """The hook app.wechat calls before answering a text (inside its once-only dispatch): the
+    reply to a push keyword, or None. Inactive unless KUNRUYI_PUSH_ENABLED (start_pushes attaches
+    the pushes to the chat service)."""
+    pushes = getattr(chat, "pushes", None)
+    if pushes is None or not pushes.settings.enabled:
+        return None
+    return reply(pushes, channel, user, text, checkup=getattr(chat, "checkup", None))
