@@ -319,9 +319,10 @@ class PushService:
             if expires and expires < today:
                 continue
             opens, closes = window_dates(item.window, today)
-            if opens and closes and 0 <= (today - opens).days <= 2 and closes >= today:
+            opening = bool(opens and closes and 0 <= (today - opens).days <= 2 and closes >= today)
+            if opening:  # the opening notice names the closing date: no reminder the same days
                 due.append((item, version, "open", opens))
-            if closes and 0 <= (closes - today).days <= remind and (not opens or opens <= today):
+            elif closes and 0 <= (closes - today).days <= remind and (not opens or opens <= today):
                 due.append((item, version, "closing", closes))
         batches = []
         if due:

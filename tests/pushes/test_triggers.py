@@ -172,3 +172,21 @@ def test_replacement_notifies_those_who_asked_about_the_old_policy(make_env):
     assert "https://kunruyi.example.cn/documents/push-test-talent-2027" in msg["content"]
     assert env.messages_to("o-silent") == []
     assert len(batches) == 1
+
+
+def test_window_opening_is_announced_once_then_the_reminder(make_env):
+    env = make_env()
+    svc = env.service
+    svc.watch()
+    env.publish("talent.md", talent_doc("2026年12月1日至2026年12月7日"))
+    svc.watch()
+    svc.subscribe("wechat", "o-graduates", GRADUATES)
+    sent = []
+    for day in range(1, 8):
+        env.clock.set(dt.datetime(2026, 12, day, 9, 0, tzinfo=TZ))
+        svc.scan()
+        env.send_all()
+        sent.append(len(env.fake.messages))
+    notes = [m["data"]["thing4"]["value"] for m in env.fake.messages]
+    assert sent == [1, 1, 1, 2, 2, 2, 2], notes  # opening on the 1st, the reminder once opening is past
+    assert notes[0].startswith("已开始申报") and "还有3天" in notes[1]
