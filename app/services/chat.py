@@ -118,14 +118,14 @@ class ChatService:
         previous_title = (answer.citations or [{}])[0].get("title", "") if previous_docs else ""
         standalone, inherited = query_mod.resolve_follow_up(question, previous, previous_title)
         if hasattr(self.answerer, "rewrite") and self._llm_ready():
-            turns = []
+            lines = []
             for m in history[-2 * self.settings.history_turns:]:
                 if m.role == "user" and m.status == "ok":
-                    turns.append(f"用户：{m.content}")
+                    lines.append(f"用户：{m.content}")
                 elif m.role == "assistant":
-                    turns.append(f"助手：{_first_lines(m.content)}")
+                    lines.append(f"助手：{_first_lines(m.content)}")
             try:
-                rewritten = self.answerer.rewrite("\n".join(turns), question)
+                rewritten = self.answerer.rewrite("\n".join(lines), question)
                 if rewritten and len(rewritten) <= 4 * max(len(question), 50):
                     standalone = rewritten
             except Exception as exc:  # noqa: BLE001 - the rule-based rewrite still works
@@ -146,7 +146,12 @@ class ChatService:
             text = REFUSALS[reason].format(contact=contact)
         else:
             text = REFUSAL_NO_EVIDENCE.format(contact=contact)
-            if missing and related:
+            removed = set(self.retriever.live.removed.values()) if self.retriever.live else set()
+            gone = [m for m in missing or [] if m in removed]
+            if gone:
+                text = (f"抱歉，政策库中已没有《{gone[0]}》，该政策可能已废止或调整，无法给出准确答复。"
+                        f"建议您咨询{contact}，工作人员会为您进一步解答。")
+            elif missing and related:
                 subject = "、".join(missing[:2])
                 text = (f"抱歉，政策库中没有关于“{subject}”的专门规定，无法给出准确答复。"
                         f"建议您咨询{contact}，工作人员会为您进一步解答。")

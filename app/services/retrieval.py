@@ -190,12 +190,11 @@ class Retriever:
         words = [w for w in dict.fromkeys(q.topic) if len(w) >= 2]
         if not words:
             return None
-        found = " ".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top[:3])
         best = max(sum(1 for w in words if w in f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')}")
                    for c in top[:3]) if top else 0
         for title in self.live.removed.values():
             hits = sum(1 for w in words if w in title)
-            if hits >= 2 and hits > best and any(w in title and w not in found for w in words):
+            if hits >= 2 and hits > best:
                 return title
         return None
 
