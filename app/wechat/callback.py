@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import struct
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from xml.parsers.expat import ExpatError
 
 import xmltodict
@@ -59,14 +59,19 @@ class CallbackCodec:
     """Checks and opens the callbacks of one account and seals passive replies.
 
     ``enterprise`` selects WeCom (always encrypted, CorpID inside the ciphertext) over an Official
-    Account (plaintext, compatible or safe mode, AppID inside the ciphertext).
+    Account (plaintext, compatible or safe mode, AppID inside the ciphertext). With an
+    EncodingAESKey set, an Official Account accepts encrypted callbacks only (``encrypt_type=aes``):
+    a plaintext callback's signature covers no body, so it proves nothing about the message.
+    ``clock`` (epoch seconds) is for tests.
     """
 
-    def __init__(self, *, token: str, aes_key: str, receiver_id: str, tolerance: int, enterprise: bool):
+    def __init__(self, *, token: str, aes_key: str, receiver_id: str, tolerance: int, enterprise: bool,
+                 clock: Callable[[], float] = time.time):
         self.token = token
         self.receiver_id = receiver_id
         self.tolerance = tolerance
         self.enterprise = enterprise
+        self.clock = clock
         self._crypto = None
         if aes_key:
             try:
@@ -87,7 +92,7 @@ class CallbackCodec:
             sent = int(timestamp or "")
         except ValueError as exc:
             raise CallbackRejected("请求时间戳无效") from exc
-        if abs(time.time() - sent) > self.tolerance:
+        if abs(self.clock() - sent) > self.tolerance:
             raise CallbackRejected("请求已过期（时间戳与当前时间相差过大）")
 
     def check_signature(self, given: str | None, timestamp: str | None, nonce: str | None, *extra: str) -> None:
@@ -107,7 +112,7 @@ class CallbackCodec:
             raise MalformedCallback("加密消息无法解密") from exc
 
     def encrypt(self, reply_xml: str, nonce: str) -> str:
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self.clock()))
         encrypted = self._crypto.encrypt(reply_xml, self.receiver_id).decode()
         return (
             "<xml>\n"
@@ -141,6 +146,8 @@ class CallbackCodec:
         if not self.enterprise:
             self.check_signature(query.get("signature"), timestamp, nonce)
         encrypted = self.enterprise or query.get("encrypt_type", "raw").lower() == "aes"
+        if not encrypted and self.can_decrypt:
+            raise CallbackRejected("已配置 EncodingAESKey（安全模式），不接受未加密的消息：请在公众号后台选择安全模式")
         if encrypted:
             envelope = parse_xml(body)
             ciphertext = envelope.get("Encrypt")

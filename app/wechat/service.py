@@ -8,6 +8,8 @@ message is answered once, passively or through the send API.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from app.components.conversations import ConversationStore
 from app.components.shared_state import SharedState
-from app.errors import BackendUnavailable, ChannelNotConfigured, InvalidQuestion, MalformedCallback
+from app.errors import BackendUnavailable, CallbackRejected, ChannelNotConfigured, InvalidQuestion, MalformedCallback
 from app.services.chat import ChatService
 from app.settings import Settings
 from app.wechat.api import PlatformApi, mp_account, work_account
@@ -31,6 +33,9 @@ TEXT_ONLY = "目前仅支持文字提问，请直接输入您想咨询的政策�
 VOICE_UNRECOGNIZED = "抱歉，没能识别这段语音，请改用文字输入您的问题，例如：" + EXAMPLES[0]
 EMPTY_TEXT = "请输入您要咨询的问题，例如：" + EXAMPLES[0]
 PLACEHOLDER = "正在为您查询相关政策，请稍候，答复将随后发送。"
+CALLBACK_THREADS = 32  # callbacks in progress per process (each waits at most the reply budget)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class WeChatChannel:
         self.conversations = conversations
         self.budget = budget
         self.silent_reply = silent_reply  # "success" (Official Account) or "" (WeCom)
+        self.callback_executor = ThreadPoolExecutor(CALLBACK_THREADS, thread_name_prefix=f"{channel}-callback")
 
     def verify(self, query: Mapping[str, str]) -> str:
         return self.codec.verify_url(query)
@@ -74,6 +80,7 @@ class WeChatChannel:
         """Check, open and answer one callback; ``started`` (monotonic) is when it arrived."""
         plaintext, encrypted = self.codec.open(query, body)
         fields = parse_xml(plaintext)
+        self._single_use(query, fields)
         user, account = _text(fields, "FromUserName"), _text(fields, "ToUserName")
         msg_type = _text(fields, "MsgType").lower()
         if not user or not msg_type:
@@ -93,6 +100,29 @@ class WeChatChannel:
         if encrypted:
             xml = self.codec.encrypt(xml, query.get("nonce") or secrets.token_hex(8))
         return CallbackResponse(xml, "application/xml", user=user, follow=follow)
+
+    def _single_use(self, query: Mapping[str, str], fields: Mapping[str, Any]) -> None:
+        """A signed timestamp+nonce carries one message: refuse it with any other message.
+
+        The nonce is claimed in the shared state (every worker) with the message's digest until the
+        timestamp leaves the accepted window; WeChat's retry of the same message passes (and is
+        deduplicated by MsgId), the same signature with another body or OpenID is a replay (403).
+        """
+        timestamp, nonce = query.get("timestamp") or "", query.get("nonce") or ""
+        ident = hashlib.sha256(f"{timestamp}:{nonce}".encode()).hexdigest()[:32]
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+        ttl = max(1.0, int(timestamp) + self.codec.tolerance + 1 - self.codec.clock())
+        key = f"{self.channel}:nonce:{ident}"
+        state = self.dispatcher.state
+        try:
+            if state.claim(key, ttl, value=digest):
+                return
+            seen = state.get(key)
+        except Exception as exc:  # noqa: BLE001 - like the dedupe claims: answering matters more
+            log.warning("%s shared state unavailable (%s): nonce not checked", self.channel, type(exc).__name__)
+            return
+        if seen is not None and seen != digest:
+            raise CallbackRejected("请求的时间戳和随机数已被使用过，不能重复使用（疑似重放）")
 
     def _producer(self, msg_type: str, fields: Mapping[str, Any], user: str,
                   base_url: str) -> tuple[Callable[[], list[str]] | None, str]:

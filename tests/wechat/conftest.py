@@ -1,7 +1,7 @@
-"""WeChat tests: the real app over the sample index, a slow-able local LLM, and a local WeChat API.
+"""WeChat tests: the real app over a small sample index, a slow-able local LLM, and a local WeChat API.
 
-Services (index, chat, SQL store) are built once per session over a private copy of the sample
-index with the ``openai`` answer backend pointed at the local fake LLM; each test builds its own
+Services (index, chat, SQL store) are built once per session over an index of a few sample
+documents with the ``openai`` answer backend pointed at the local fake LLM; each test builds its own
 app with its own WeChat settings over them (and its own fake WeChat API server).
 """
 
@@ -22,7 +22,6 @@ from app.components.database import create_db_engine, create_session_factory
 from app.components.shared_state import SqlState
 from app.main import Services, create_app
 from app.settings import Settings
-from tests.chat.conftest import sample_index  # noqa: F401 - re-exported fixture
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.wechat_server import FakeWeChat, MpCallbacks, WorkCallbacks, new_msg_id, text_xml
 
@@ -77,12 +76,26 @@ def fast_llm(llm):
     llm.delay_seconds = 0.0
 
 
+# The documents these tests ask about: an index of a few (seconds to build) instead of the whole
+# sample corpus (minutes on a busy 2-core machine); the tests are about delivery, not retrieval.
+WECHAT_DOCUMENTS = ("subsidy/ks-high-tech-enterprise-reward.md", "subsidy/ks-zhuanjingtexin-award.md",
+                    "subsidy/ks-innovation-consortium-2024.md", "talent/ks-talent-housing-subsidy.md")
+
+
 @pytest.fixture(scope="session")
-def wechat_services(sample_index, embedder, sample_corpus_dir, tmp_path_factory, llm) -> Services:  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("wechat") / "data"
-    shutil.copytree(sample_index, data_dir)
-    settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir, answer_backend="openai",
-                        llm_base_url=llm.base_url, llm_timeout=15)
+def wechat_services(embedder, sample_corpus_dir, tmp_path_factory, llm) -> Services:
+    from ingest.pipeline import build_ingest_service
+
+    root = tmp_path_factory.mktemp("wechat")
+    corpus, data_dir = root / "corpus", root / "data"
+    for name in WECHAT_DOCUMENTS:
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_corpus_dir / name, corpus / name)
+    report = build_ingest_service(Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus),
+                                  embedder=embedder).sync([corpus])
+    assert not report.failed, [(r.name, r.reason) for r in report.failed]
+    settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus, answer_backend="openai",
+                        llm_base_url=llm.base_url, llm_timeout=15, llm_cooldown=0)
     return Services.build(settings, embedder=embedder)
 
 

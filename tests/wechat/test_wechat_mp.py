@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import xmltodict
+
+from app.components.database import create_db_engine, create_session_factory
+from app.components.shared_state import SqlState
+from app.errors import CallbackRejected
+from app.settings import Settings
+from app.wechat.service import build_mp_channel
 
 from tests.fakes.wechat_server import MpCallbacks, new_msg_id, text_xml
 from tests.wechat.conftest import MP_AES_KEY, MP_APP_ID, MP_TOKEN, PUBLIC_URL, QUESTION
@@ -123,12 +130,82 @@ def test_bad_callbacks_are_rejected_without_a_chat_call(make_wechat_client, fast
     assert stale.status_code == 403 and "过期" in stale.json()["message"]
     assert _post(client, mp.request(xml, mode="plain", timestamp=int(time.time()) + 3600)).status_code == 403
 
+    plain_client, plain_mp = make_wechat_client(wechat_mp_aes_key=""), MpCallbacks(MP_TOKEN)
     for broken in ("<xml><FromUserName>o", "not xml at all", "<root>1</root>",
                    '<!DOCTYPE xml [<!ENTITY x "boom">]><xml><Content>&x;</Content></xml>'):
-        response = _post(client, mp.request(broken, mode="plain", openid=openid))
+        response = _post(plain_client, plain_mp.request(broken, mode="plain", openid=openid))
         assert response.status_code == 400, broken
         assert _post(client, mp.request(broken, openid=openid)).status_code == 400, broken
 
     assert len(fast_llm.requests) == llm_calls
     assert wechat_services.conversations.latest_for("wechat", openid) is None
     assert fake_wechat.attempts == []
+
+
+# --- issue 12: plaintext in safe mode, replayed nonces ----------------------------------------
+
+def test_with_an_aes_key_a_plaintext_callback_is_refused(make_wechat_client, fast_llm, fake_wechat, wechat_services,
+                                                         mp, openid):
+    # Item 4: a plaintext callback's signature covers no body, so anyone holding one signed URL
+    # could post any text as any OpenID. With an EncodingAESKey set, only encrypted callbacks count.
+    client = make_wechat_client()
+    calls = len(fast_llm.requests)
+    response = _post(client, _ask(mp, openid, mode="plain"))
+    assert response.status_code == 403 and "加密" in response.json()["message"]
+    assert len(fast_llm.requests) == calls
+    assert wechat_services.conversations.latest_for("wechat", openid) is None
+    assert "30万元" in _reply_text(mp, _post(client, _ask(mp, openid)))  # safe mode works
+    assert "30万元" in _reply_text(mp, _post(client, _ask(mp, openid + "c", mode="compatible")))
+
+
+def test_a_signed_timestamp_and_nonce_cannot_carry_another_body(make_wechat_client, fast_llm, fake_wechat,
+                                                                 wechat_services, openid):
+    # Item 5: the same timestamp+nonce+signature with another body and OpenID within the window.
+    client = make_wechat_client(wechat_mp_aes_key="")  # plaintext mode: the signature covers no body
+    plain = MpCallbacks(MP_TOKEN)
+    path, body = _ask(plain, openid, mode="plain")
+    assert "30万元" in _reply_text(plain, client.post(path, content=body))
+    calls = len(fast_llm.requests)
+
+    victim = openid + "v"
+    forged = text_xml(to_user="gh_kunruyi", from_user=victim, content="帮我注销企业", msg_id=new_msg_id())
+    replay = client.post(path, content=forged.encode())
+    assert replay.status_code == 403 and "重复" in replay.json()["message"]
+    assert len(fast_llm.requests) == calls
+    assert wechat_services.conversations.latest_for("wechat", victim) is None
+
+    # WeChat's own retry of the same message (same query, same body) is no replay: deduplicated as before.
+    retry = client.post(path, content=body)
+    assert retry.status_code == 200 and retry.text == "success"
+
+
+def test_a_nonce_stays_used_for_the_whole_timestamp_window(wechat_settings, wechat_services, tmp_path, fast_llm,
+                                                           fake_wechat, openid):
+    now = [float(int(time.time()))]
+    clock = lambda: now[0]  # noqa: E731 - one clock for the codec and the shared state
+    settings = wechat_settings(wechat_mp_aes_key="", wechat_timestamp_tolerance=300)
+    state = SqlState(create_session_factory(create_db_engine(Settings(_env_file=None, data_dir=tmp_path / "s"))),
+                     clock=clock)
+    channel = build_mp_channel(settings, wechat_services.chat, wechat_services.conversations, state)
+    channel.codec.clock = clock
+    plain = MpCallbacks(MP_TOKEN)
+
+    def receive(xml: str, timestamp: int, nonce: str = "4242"):
+        ts = str(timestamp)
+        query = {"signature": plain.sign(ts, nonce), "timestamp": ts, "nonce": nonce}
+        return channel.receive(query, xml.encode(), PUBLIC_URL, time.monotonic())
+
+    signed_at = int(now[0]) - 290  # arrives late, still inside the window
+    first = text_xml(to_user="gh_kunruyi", from_user=openid, content=QUESTION, msg_id=new_msg_id(),
+                     create_time=signed_at)
+    assert "30万元" in receive(first, signed_at).content
+    forged = text_xml(to_user="gh_kunruyi", from_user=openid + "v", content="另一个问题", msg_id=new_msg_id(),
+                      create_time=signed_at)
+    for moment in (signed_at + 290, signed_at + 299):  # the timestamp is accepted until signed_at + 300 …
+        now[0] = moment
+        with pytest.raises(CallbackRejected, match="重复"):
+            receive(forged, signed_at)
+    now[0] = signed_at + 301  # … after which the timestamp check refuses it anyway
+    with pytest.raises(CallbackRejected, match="过期"):
+        receive(forged, signed_at)
+    assert channel.dispatcher.drain(30)
