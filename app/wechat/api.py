@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -77,12 +78,25 @@ class PlatformApi:
         self.account = account
         self.state = state
         self.timeout = timeout
-        self._http = httpx.Client(base_url=account.base_url.rstrip("/"), timeout=timeout)
+        # Made on the first API call, not here: an httpx client loads the CA bundle (an SSL context),
+        # which took 1.1 s on a loaded 2-core host, and the channel is built on the first callback,
+        # whose reply must leave within WeChat's 5 seconds.
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         ident = account.token_params.get("appid") or account.token_params.get("corpid", "")
         self._token_key = f"{account.name}:token:{ident}:{account.send_fields.get('agentid', '')}"
 
+    @property
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(base_url=self.account.base_url.rstrip("/"), timeout=self.timeout)
+        return self._client
+
     def close(self) -> None:
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
 
     # -- access token ---------------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import threading
 import time
 from typing import Callable
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from app.wechat.service import WeChatChannel, build_mp_channel, build_work_channel
 
@@ -39,7 +40,12 @@ def _base_url(request: Request) -> str:
 async def _receive(request: Request, background: BackgroundTasks, channel: WeChatChannel) -> Response:
     started = time.monotonic()
     body = await request.body()
-    result = await run_in_threadpool(channel.receive, request.query_params, body, _base_url(request), started)
+    # The channel's own threads, not the shared pool that /api/chat fills while it waits for the model:
+    # a callback queued behind 40 chat requests would miss WeChat's 5 seconds whatever the budget.
+    context = contextvars.copy_context()  # the request id in the log lines, as run_in_threadpool does
+    result = await asyncio.get_running_loop().run_in_executor(
+        channel.callback_executor, context.run, channel.receive, request.query_params, body, _base_url(request),
+        started)
     if result.follow is not None:
         # After the response, so that these parts follow the passive reply.
         background.add_task(channel.dispatcher.deliver_later, result.user, result.follow)
