@@ -34,12 +34,22 @@ def state(request, make_settings):
         redis_state.close()
 
 
+def _eventually(condition, timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until true (a short TTL has run out) instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_claim_is_first_caller_only_and_expires(state):
-    assert state.claim("wechat:msg:1", 0.3) is True
-    assert state.claim("wechat:msg:1", 0.3) is False
-    time.sleep(0.5)
-    assert state.claim("wechat:msg:1", 10) is True
-    assert state.claim("wechat:msg:1", 10) is False
+    assert state.claim("wechat:msg:1", 30) is True
+    assert state.claim("wechat:msg:1", 30) is False
+    assert state.claim("wechat:msg:2", 0.05) is True
+    assert _eventually(lambda: state.claim("wechat:msg:2", 30))  # expired, so claimable again …
+    assert state.claim("wechat:msg:2", 30) is False  # … by one caller
 
 
 def test_claim_under_concurrency_has_one_winner(state):
@@ -62,10 +72,10 @@ def test_get_set_delete_and_ttl(state):
     assert state.get("k") is None
     state.set("k", "值一")
     assert state.get("k") == "值一"
-    state.set("k", "值二", ttl_seconds=0.3)
+    state.set("k", "值二", ttl_seconds=30)
     assert state.get("k") == "值二"
-    time.sleep(0.5)
-    assert state.get("k") is None
+    state.set("k", "值三", ttl_seconds=0.05)
+    assert _eventually(lambda: state.get("k") is None)
     state.set("k", "again")
     state.delete("k")
     assert state.get("k") is None
@@ -73,10 +83,10 @@ def test_get_set_delete_and_ttl(state):
 
 
 def test_incr_counts_in_a_window_that_starts_at_the_first_increment(state):
-    assert [state.incr("rate:ip", 0.6) for _ in range(3)] == [1, 2, 3]
+    assert [state.incr("rate:ip", 30) for _ in range(3)] == [1, 2, 3]
     assert state.get("rate:ip") == "3"
-    time.sleep(0.8)
-    assert state.incr("rate:ip", 0.6) == 1
+    assert state.incr("rate:short", 0.05) == 1
+    assert _eventually(lambda: state.incr("rate:short", 0.05) == 1)  # a new window starts at 1
 
 
 def test_incr_is_atomic_across_threads(state):
@@ -144,10 +154,11 @@ def test_sql_expired_rows_are_deleted_lazily(make_settings):
 
     settings = make_settings()
     factory = create_session_factory(create_db_engine(settings))
-    state = SqlState(factory)
-    state.set("old", "x", ttl_seconds=0.1)
+    now = [1_000_000.0]
+    state = SqlState(factory, clock=lambda: now[0])
+    state.set("old", "x", ttl_seconds=10)
     state.set("keep", "y")
-    time.sleep(0.2)
+    now[0] += 11
     assert state.get("old") is None
     with factory() as session:
         assert session.scalars(select(StateValueRow.key)).all() == ["keep"]
