@@ -170,7 +170,10 @@ class Eligibility:
     def _line(self, n: int, m: Match, today: dt.date) -> str:
         i = m.item
         mark = "✅符合" if m.status == ELIGIBLE else "❔可能符合"
-        amount = i.amount_text or (f"最高{i.amount_max_wan:g}万元" if i.amount_max_wan else "")
+        amount = i.amount_text if len(i.amount_text) <= 40 else ""
+        if not amount and (i.amount_max_wan or i.ratio):
+            amount = "，".join(x for x in (f"按{i.ratio * 100:g}%" if i.ratio else "",
+                                           f"最高{i.amount_max_wan:g}万元" if i.amount_max_wan else "") if x)
         line = f"{n}. {mark}《{m.title}》{i.article}：{i.programme}" + (f"，{amount}" if amount else "")
         if m.closes:
             if m.opens and m.opens <= today <= m.closes:

@@ -407,6 +407,8 @@ def extract_items(doc_id: str, content_hash: str, title: str, clauses: Iterable[
     for c in clauses:
         units = _granting_units(c)
         for path, text in units:
+            if "累计" in text and not re.search(r"给予|予以|资助|奖励\s*\d", text):
+                continue  # 同一年度累计补贴最高不超过1000万元: a cap on the items above, not an item
             amount_text, top, ratio = amounts(text)
             if top is None and ratio is None:
                 if not (basis := _BASIS.search(text)):
