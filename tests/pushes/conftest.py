@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from app.admin.auth import hash_token
 from app.components.shared_state import SqlState
 from app.facts.matching import Matcher
-from app.pushes.runtime import build_delivery
+from app.main import Services, create_app
+from app.pushes.runtime import build_delivery, build_pushes
 from app.pushes.sender import Sender
 from app.pushes.service import PushService
 from app.pushes.settings import PushSettings
@@ -141,3 +144,39 @@ def make_env(tmp_path, embedder, fake_wechat):
         return Env(settings, push_settings, ingest, service, sender, state, fake_wechat, clock, corpus)
 
     return make
+
+
+# --- the whole app (staff API, WeChat callbacks, console) --------------------------------------
+
+EDITOR, VIEWER, REVIEWER = "push-editor-token-1", "push-viewer-token-2", "push-reviewer-token-3"
+MP_TOKEN = "push-mp-token"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def app_env(tmp_path, embedder, fake_wechat):
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus",
+                        rate_limit_per_ip=0, rate_limit_per_conversation=0, public_base_url=PUBLIC,
+                        wechat_mp_app_id=APP_ID, wechat_mp_app_secret=APP_SECRET, wechat_api_base=fake_wechat.url,
+                        wework_corp_id=CORP_ID, wework_secret=CORP_SECRET, wework_agent_id=str(AGENT_ID),
+                        wework_api_base=fake_wechat.url, wechat_mp_token=MP_TOKEN,
+                        admin_tokens=",".join([f"carol:editor:{hash_token(EDITOR)}", f"dave:viewer:{hash_token(VIEWER)}",
+                                               f"erin:reviewer:{hash_token(REVIEWER)}"]))
+    services = Services.build(settings, embedder=embedder)
+    services.pushes = build_pushes(services, PushSettings(_env_file=None, review=True, quiet_hours="",
+                                                          template_id="tmpl-policy", backoff_seconds=0))
+    clock = Clock(dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ))
+    services.pushes.service.clock = services.pushes.sender.clock = clock
+    services.pushes.sender.local_now = lambda: dt.datetime.fromtimestamp(clock(), TZ)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+
+    def publish(name: str, text: str) -> None:
+        (corpus / name).write_text(text, encoding="utf-8")
+        services.ingest.index(services.ingest.prepare_file(corpus / name), path=str(corpus / name))
+
+    with TestClient(create_app(settings, services=services)) as client:
+        yield services, client, publish, fake_wechat
