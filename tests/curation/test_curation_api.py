@@ -234,3 +234,18 @@ def test_dashboard_charts_are_svg_without_script(staff):
     for svg in data["charts"].values():
         assert svg.startswith("<svg") and "<script" not in svg and "onload" not in svg
     assert "上海的人才公寓怎么申请？" in data["charts"]["top_unanswered"]
+
+
+def test_corrected_answer_in_wechat_text(staff):
+    """WeChat gets the same mark, date and sources as plain text (the channel's own formatting)."""
+    from app.wechat.formatting import format_messages
+
+    app = staff()
+    doc_id = firefly_doc_id(app)
+    answer_id = correct(app, doc_id).json()["answer_id"]
+    result = app.services.chat.answer(PARAPHRASES[0], channel="wechat_mp", user_ref="openid-test")
+    assert result.curated and result.answer_id == answer_id
+    text = "\n".join(format_messages(result.answer, result.citations, "https://example.gov.cn"))
+    assert text.startswith("工作人员答复（") and CORRECTED in text
+    assert "依据：《昆山示例萤火虫栖息地保护补贴办法（测试）》第二条" in text
+    assert "[1] 来源：《昆山示例萤火虫栖息地保护补贴办法（测试）》" in text and f"/documents/{doc_id}" in text
