@@ -17,7 +17,7 @@ Category = Literal["subsidy", "land", "procedure", "talent", "service", "other"]
 
 class Me(BaseModel):
     name: str = Field(description="Token name (shown in the audit log)")
-    role: Literal["editor", "viewer"]
+    role: Literal["editor", "viewer", "reviewer"]
     upload_max_mb: float = Field(description="Largest accepted upload per file (MB)")
 
 

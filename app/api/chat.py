@@ -42,6 +42,8 @@ class ChatResponse(BaseModel):
     grounded: bool = Field(description="False for refusals: no evidence, off-topic or unsafe questions")
     fallback: bool = Field(description="True when the LLM failed and the extractive answer was used")
     citations: list[CitationPublic]
+    curated: bool = Field(False, description="True when the answer is a staff-corrected answer (工作人员答复)")
+    answer_id: str | None = Field(None, description="Id of the corrected answer served (when curated)")
 
 
 class MessagePublic(BaseModel):
@@ -73,7 +75,8 @@ def chat(body: ChatRequest, service: ChatDep, request: Request) -> ChatResponse:
     result = service.answer(body.message, body.conversation_id)
     return ChatResponse(conversation_id=result.conversation_id, message_id=result.message_id, answer=result.answer,
                         grounded=result.grounded, fallback=result.fallback,
-                        citations=[CitationPublic(**c) for c in result.citations])
+                        citations=[CitationPublic(**c) for c in result.citations],
+                        curated=result.curated, answer_id=result.answer_id)
 
 
 @router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}}},

@@ -4,16 +4,37 @@
 
   var TOKEN_KEY = "kunruyi.admin.token";
   var CATEGORIES = { subsidy: "补贴奖励", land: "用地", procedure: "办事流程", talent: "人才", service: "服务", other: "其他" };
-  var DOC_STATUS = { active: "已生效", indexing: "索引中", deleted: "已删除" };
-  var VERSION_STATUS = { active: "使用中", indexing: "索引中", superseded: "已被替换", deleted: "已删除" };
+  // One status vocabulary (issue 16): 在用 / 处理中 / 已替换 / 已删除 / 待审核; 生效 only for a policy's validity.
+  var DOC_STATUS = { active: "在用", indexing: "处理中", deleted: "已删除" };
+  var VERSION_STATUS = { active: "在用", indexing: "处理中", superseded: "已替换", deleted: "已删除", rejected: "已退回" };
   var JOB_STATUS = { queued: "排队中", running: "处理中", done: "完成", failed: "失败", interrupted: "已中断" };
-  var ITEM_STATUS = { queued: "排队中", indexing: "索引中", done: "已可检索", failed: "失败" };
+  var ITEM_STATUS = { queued: "排队中", indexing: "处理中", done: "已可检索", failed: "失败" };
   var ACTIONS = {
     upload: "上传", replace: "替换文件", edit_metadata: "修改元数据", "delete": "删除", reindex: "重新索引",
-    indexed: "索引完成", job_retry: "重试任务", handoff_status: "更新转人工状态", "export": "导出会话"
+    indexed: "索引完成", job_retry: "重试任务", handoff_status: "更新转人工状态", "export": "导出会话",
+    answer_create: "新增标注回复", answer_update: "修改标注回复", answer_delete: "删除标注回复",
+    held_for_review: "提交审核", review_approve: "审核通过", review_reject: "审核退回", rollback: "回退版本"
   };
+  var DETAIL_LABELS = {
+    file: "文件", kind: "类型", chunks: "片段数", stored: "存储名", previous_source: "原文件", source: "文件",
+    title: "标题", changes: "修改", cleared: "清除", documents: "文档数", all: "全部", handoff_id: "转人工编号",
+    status: "状态", start: "开始", end: "结束", question: "问题", sources: "依据", answer_id: "标注编号",
+    fields: "字段", reason: "原因", submitted_by: "提交人", to_version: "回退到版本"
+  };
+  /* An audit entry's detail as one readable line (never raw JSON). */
+  function describe(detail) {
+    return Object.keys(detail || {}).map(function (k) {
+      var v = detail[k];
+      if (Array.isArray(v)) v = v.join("、");
+      else if (v && typeof v === "object") v = Object.keys(v).map(function (f) { return (DETAIL_LABELS[f] || f) + " " + v[f]; }).join("，");
+      else if (v === true) v = "是";
+      else if (v === false) v = "否";
+      return (DETAIL_LABELS[k] || k) + "：" + v;
+    }).join("；");
+  }
   var HANDOFF = { "new": "待处理", contacted: "已联系", closed: "已关闭" };
-  var REASONS = { no_evidence: "政策库无依据", model_not_found: "模型判断无依据", injection: "疑似注入", off_topic: "超出服务范围" };
+  var REASONS = { no_evidence: "政策库无依据", model_not_found: "模型判断无依据", injection: "疑似注入", off_topic: "超出服务范围",
+                  personal: "个人事务", cheating: "涉及虚报骗补", account_status: "查询个案办理进度" };
   var FIELDS = ["title", "doc_number", "issuer", "published", "effective_from", "expires", "category", "url"];
 
   var PAGE_SIZE = 50;
@@ -105,7 +126,7 @@
       $("sign-in").hidden = true;
       $("console").hidden = false;
       $("who").hidden = false;
-      $("who-name").textContent = who.name + "（" + (who.role === "editor" ? "编辑" : "只读") + "）";
+      $("who-name").textContent = who.name + "（" + (who.role === "editor" ? "编辑" : who.role === "reviewer" ? "审核" : "只读") + "）";
       $("upload-limit").textContent = String(who.upload_max_mb);
       document.body.classList.toggle("viewer", who.role !== "editor");
       loadDocuments();
@@ -133,7 +154,7 @@
       clear(body);
       docs.forEach(function (d) {
         var status = DOC_STATUS[d.status] || d.status;
-        if (d.status === "indexing" && d.serving) status += "（旧版本仍在使用）";
+        if (d.status === "indexing" && d.serving) status += "（旧版本仍在用）";
         if (d.expired && d.status !== "deleted") status += " · 已失效";
         body.appendChild(el("tr", { "data-doc-id": d.doc_id },
           el("td", null, el("button", { type: "button", className: "link", text: d.title, onclick: function () { openDetail(d.doc_id); } })),
@@ -151,6 +172,16 @@
   }
 
   function showError(err) { notice(err && err.message ? err.message : "操作失败", true); }
+
+  /* Issue 16 (app/curation/static/curation.js listens): open a transcript, write a corrected answer. */
+  function transcriptLink(id) {
+    return el("button", { type: "button", className: "link transcript-link", text: "查看会话",
+      onclick: function () { document.dispatchEvent(new CustomEvent("kunruyi:transcript", { detail: id })); } });
+  }
+  function correctLink(question) {
+    return el("button", { type: "button", className: "link editor-only correct-link", text: "写标注回复",
+      onclick: function () { document.dispatchEvent(new CustomEvent("kunruyi:correct", { detail: { question: question } })); } });
+  }
 
   // --- paging: every list is fetched a page at a time (one row more tells whether a next page exists) ---
 
@@ -279,8 +310,10 @@
     line.li.setAttribute("data-job-id", job.id);
     line.li.setAttribute("data-status", job.status);
     line.bar.value = 30 + Math.round(70 * (job.total ? job.done / job.total : 0));
-    line.text.textContent = (JOB_STATUS[job.status] || job.status) + "：" +
-      (job.items.length > 1 ? job.message : (ITEM_STATUS[item.status] ? ITEM_STATUS[item.status] + " · " : "") + item.message);
+    var parts = [JOB_STATUS[job.status] || job.status].concat(
+      job.items.length > 1 ? [job.message] : [ITEM_STATUS[item.status], item.message]);
+    // No repeated words ("排队中：排队中 · 排队中"): each distinct part once.
+    line.text.textContent = parts.filter(function (p, i) { return p && parts.indexOf(p) === i; }).join(" · ");
     if (job.status === "done") {
       line.li.classList.add("done");
       line.bar.value = 100;
@@ -328,7 +361,7 @@
       groups.forEach(function (g) {
         var others = g.examples.filter(function (q) { return q !== g.question; });
         body.appendChild(el("tr", null,
-          el("td", null, el("div", { text: g.question }), others.length ? el("div", { className: "hint", text: "相似：" + others.join(" / ") }) : null),
+          el("td", null, el("div", { text: g.question }), others.length ? el("div", { className: "hint", text: "相似：" + others.join(" / ") }) : null, correctLink(g.question)),
           el("td", { text: String(g.count) }),
           el("td", { text: Object.keys(g.reasons).map(function (r) { return (REASONS[r] || r) + " " + g.reasons[r]; }).join("，") }),
           el("td", { text: fmtTime(g.last_at) })));
@@ -345,7 +378,7 @@
         var cites = el("ul", { className: "cites" });
         r.citations.forEach(function (c) { cites.appendChild(el("li", { text: "[" + c.n + "] " + c.title + (c.article ? " " + c.article : "") })); });
         list.appendChild(el("article", { className: "feedback" },
-          el("div", { className: "hint", text: fmtTime(r.created_at) + " · 会话 " + r.conversation_id }),
+          el("div", { className: "hint" }, fmtTime(r.created_at) + " · ", transcriptLink(r.conversation_id), " ", correctLink(r.question)),
           el("p", null, el("strong", { text: "问：" }), r.question),
           el("p", null, el("strong", { text: "答：" }), r.answer),
           cites,
@@ -373,7 +406,7 @@
         });
         body.appendChild(el("tr", null, el("td", { text: fmtTime(h.created_at) }), el("td", { text: h.name || "" }),
           el("td", { text: h.phone || "" }), el("td", { text: h.company || "" }), el("td", { text: h.note || "" }),
-          el("td", null, select)));
+          el("td", null, select), el("td", null, transcriptLink(h.conversation_id))));
       });
     }, loadHandoffs).catch(showError);
   }
@@ -415,9 +448,9 @@
       var body = $("audit-table").tBodies[0];
       clear(body);
       rows.forEach(function (a) {
-        body.appendChild(el("tr", null, el("td", { text: fmtTime(a.at) }), el("td", { text: a.actor + "（" + a.role + "）" }),
+        body.appendChild(el("tr", null, el("td", { text: fmtTime(a.at) }), el("td", { text: a.actor + "（" + ({ editor: "编辑", viewer: "只读", reviewer: "审核" }[a.role] || a.role) + "）" }),
           el("td", { text: ACTIONS[a.action] || a.action }), el("td", { text: a.doc_id || "" }),
-          el("td", { text: a.version ? "v" + a.version : "" }), el("td", { className: "mono", text: a.detail ? JSON.stringify(a.detail) : "" })));
+          el("td", { text: a.version ? "v" + a.version : "" }), el("td", { text: describe(a.detail) })));
       });
     }, loadAudit).catch(showError);
   }
