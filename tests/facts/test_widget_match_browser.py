@@ -54,3 +54,28 @@ def test_match_tab_form_cards_and_article(page, facts_server):
     assert len(page.evaluate(PROFILE_KEY)) == 1
     view.get_by_role("button", name="清除已保存信息").click()
     assert page.evaluate(PROFILE_KEY) == []
+
+
+def test_console_review_tab(page, facts_server, facts_services):
+    """政策条目 in the staff console: coverage, the items of a document, 通过 and 驳回."""
+    from tests.facts.conftest import EDITOR_TOKEN
+
+    page.goto(f"{facts_server.url}/admin")
+    page.fill("#token", EDITOR_TOKEN)
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#console:not([hidden])")
+    page.get_by_role("tab", name="政策条目").click()
+    expect(page.locator("#facts-coverage")).to_contain_text("份文档有条目")
+    page.fill("#facts-doc", "ks-zhuanjingtexin-award")
+    page.locator(".facts-filters button[type=submit]").click()
+    rows = page.locator("#facts-table tbody tr[data-item]")
+    expect(rows).to_have_count(4)
+    first, last = rows.nth(0), rows.nth(3)
+    first_id, last_id = first.get_attribute("data-item"), last.get_attribute("data-item")
+    first.get_by_role("button", name="通过").click()
+    expect(page.locator(f"#facts-table tr[data-item='{first_id}']")).to_have_attribute("data-review", "accepted")
+    page.locator(f"#facts-table tr[data-item='{last_id}']").get_by_role("button", name="驳回").click()
+    expect(page.locator(f"#facts-table tr[data-item='{last_id}']")).to_have_attribute("data-review", "rejected")
+    facts = facts_services.ingest.facts
+    assert (facts.get(first_id).review, facts.get(last_id).review) == ("accepted", "rejected")
+    assert facts.get(first_id).reviewer == "carol"
