@@ -53,6 +53,9 @@ def asked_slots(question: str) -> list[str]:
     # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
     if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
         found.remove(AMOUNT)
+    if LIST in found and AMOUNT not in found and re.search(r"奖励|补贴|资助|扶持|奖补|贴息|支持", question):
+        # "有什么奖励？" lists the amounts: the clauses that state them answer it.
+        found.insert(0, AMOUNT)
     if COUNT in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|奖励|补贴|资助|支持", question):
         found.remove(AMOUNT)
     elif COUNT in found and AMOUNT in found:

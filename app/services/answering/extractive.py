@@ -68,7 +68,7 @@ def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, s
                 out.append(("".join(items), ""))
                 i = j + 1
                 continue
-        if not merge_lists and line.endswith(("：", ":")) and len(line) <= 30:
+        if line.endswith(("：", ":")) and len(line) <= 30:
             i += 1  # "奖补标准如下：" introduces the answer, it is not one
             continue
         if _is_heading(line) or _QUESTION_LINE.match(line):
