@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from app.components.keyword_index import _jieba, tokenize
 from app.facts import slots as sl
@@ -116,6 +117,7 @@ class Query:
     follow_up: bool = False
     previous_docs: list[str] = field(default_factory=list)  # the last answer's documents, for a follow-up
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns
+    vector: Any = None            # the question's embedding, computed once by retrieval
 
     @property
     def single_fact(self) -> bool:

@@ -117,7 +117,9 @@ class Retriever:
         q = query if isinstance(query, Query) else analyse(query)
         by_id: dict[str, RetrievedChunk] = {}
         self.keywords.refresh()
-        dense_hits = self.store.query(self.embedder.embed_query(q.standalone), k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        if q.vector is None:
+            q.vector = self.embedder.embed_query(q.standalone)
+        dense_hits = self.store.query(q.vector, k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
         dense_hits = self._served(dense_hits)
         for rank, hit in enumerate(dense_hits):
             chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
@@ -197,6 +199,21 @@ class Retriever:
             if hits >= 2 and hits > best:
                 return title
         return None
+
+    def _exact_dense(self, q: Query, chunks: list[RetrievedChunk]) -> None:
+        """Exact cosine for the chunks the refusal decision looks at: HNSW search is approximate,
+        and a keyword-only candidate has no dense score at all, so one approximate (or missing)
+        score must not decide that the corpus cannot answer."""
+        if q.vector is None or not chunks:
+            return
+        try:
+            exact = self.store.exact_scores(q.vector, [c.id for c in chunks])
+        except Exception as exc:  # noqa: BLE001 - the approximate scores still stand
+            log.warning("exact rescoring failed: %s", type(exc).__name__)
+            return
+        for chunk in chunks:
+            if chunk.id in exact:
+                chunk.dense = exact[chunk.id]
 
     def _attach_leads(self, chunks: list[RetrievedChunk]) -> None:
         """A clause split off its article (第三条 购房补贴… > （五）E类人才 5万元) gets the
@@ -297,6 +314,7 @@ class Retriever:
                 # from it (the answer says it has expired) rather than from another programme.
                 chosen = ranked
         top = chosen[:k]
+        self._exact_dense(q, top[:3])
         self._attach_leads(top)
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
