@@ -56,7 +56,15 @@ ENGLISH_TERMS = {
     "how much": "多少", "amount": "金额", "kunshan": "昆山", "suzhou": "苏州", "graduate": "高校毕业生",
     "job": "稳岗", "employment": "就业", "headquarter": "总部", "artificial intelligence": "人工智能", " ai ": "人工智能",
     "smart manufactur": "智能制造", "construction permit": "施工许可", "environmental": "环评",
-    "first major equipment": "首台套", "quantum": "量子",
+    "first major equipment": "首台套", "quantum": "量子", "bonus": "奖励", "incentive": "奖励",
+    "recogni": "认定", "certif": "认定", "qualif": "认定", "sme": "中小企业", "small and medium": "中小企业",
+    "sophisticated": "专精特新", "giant": "小巨人", "apartment": "人才公寓", "rental": "租房", "land transfer": "工业用地出让",
+    "performance bond": "履约保证金", "deposit": "保证金", "standard land": "标准地", "interest": "贴息", "loan": "贷款",
+    "environmental impact": "环评", "permit": "许可", "registration": "登记", "company name": "企业名称",
+    "social insurance": "社会保险", "unemployment insurance": "失业保险", "r&d expense": "研发费用",
+    "one-stop": "一站式", "window": "窗口", "which department": "受理部门", "submit": "提交", "where": "哪里",
+    "when": "什么时候", "application period": "申报时间", "renovation": "技术改造", "intelligent": "智能化",
+    "demonstration": "示范", "workshop": "车间", "headquarters": "总部", "foreign": "外资", "tax": "税",
 }
 
 
