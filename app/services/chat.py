@@ -216,6 +216,16 @@ class ChatService:
             else:
                 note += "，以下为该政策原有规定，仅供了解，请向主管部门确认是否有接续政策"
             notes.append(note + "。")
+        elif self.retriever.live is not None:
+            # The question found the old policy too: say that it expired and that the answer comes
+            # from the policy that replaced it.
+            for chunk in chunks[1:3]:
+                successor = self.retriever.live.successor(chunk.doc_id)
+                if chunk.expired(today) and chunk.meta.get("expires") and successor and successor.doc_id == top.doc_id:
+                    d = dt.date.fromisoformat(chunk.meta["expires"])
+                    notes.append(f"请注意：《{chunk.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效，"
+                                 f"以下依据现行接续政策《{successor.title}》作答。")
+                    break
         return notes
 
     def _llm_ready(self) -> bool:
