@@ -263,6 +263,11 @@ def _latency_app(docs: dict[str, Any], synthetic: int, root: Path):
         clones = []
         for item in items:
             data = item.to_dict() | {"item_id": f"syn{n:05d}{item.item_id[:10]}", "doc_id": f"syn-{n:05d}"}
+            # Thresholds differ from clone to clone (as in real documents), so no two numeric
+            # conditions are the same; regions, types and events repeat as they do in a corpus.
+            for cond in data["conditions"]:
+                if isinstance(cond.get("value"), (int, float)) and not isinstance(cond["value"], bool):
+                    cond["value"] = round(cond["value"] * (1 + (n % 997) / 10000), 6)
             clones.append(type(item).from_dict(data))
         add(f"syn-{n:05d}", doc, clones)
         total += len(clones)

@@ -109,10 +109,7 @@ def match(body: MatchRequest, matcher: MatcherDep) -> JSONResponse:
     condition met), possible (some unknown), ineligible (one fails, or the programme expired) —
     each condition with 满足/不满足/需确认 and why; sorted by status, amount, closing date."""
     today = matcher.clock()
-    matches = matcher.match(body.profile, today=today)
-    counts = {s: sum(1 for m in matches if m.status == s) for s in ("eligible", "possible", "ineligible")}
-    wanted = set(body.status or [])
-    chosen = [m for m in matches if not wanted or m.status in wanted][:body.limit]
+    counts, chosen = matcher.top(body.profile, today=today, limit=body.limit, statuses=set(body.status or []) or None)
     items: list[dict[str, Any]] = [m.to_dict(today) for m in chosen]
     # The documented shape is MatchResponse; built here as plain JSON (no second validation pass).
     return JSONResponse({"today": today.isoformat(), "counts": counts, "items": items})

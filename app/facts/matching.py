@@ -349,14 +349,14 @@ class Matcher:
         return Match(item, getattr(version, "title", "") or item.programme, status, worded, expired, expires,
                      opens, closes)
 
-    def match(self, profile: CompanyProfile, *, today: dt.date | None = None,
-              items: list[tuple[PolicyItem, Any]] | None = None) -> list[Match]:
-        today = today or self.clock()
+    def _rank(self, profile: CompanyProfile, today: dt.date, items: list[tuple[PolicyItem, Any]] | None):
+        """(rows sorted best first, the live list they index): one pass over every item."""
         values = _profile_values(profile, today)
         live = items or self.live()
         compiled = self._live.compiled if items is None else {}
         far = dt.date.max
         ranked = []
+        memo: dict[tuple, bool | None] = {}  # the profile is fixed: a condition's result is too
         for n, (item, version) in enumerate(live):
             conds = compiled.get(item.item_id)
             if conds is None:
@@ -369,7 +369,7 @@ class Matcher:
                 for c in conds:
                     if c is None:
                         continue
-                    met = _met(values, c)
+                    met = memo[c] if c in memo else memo.setdefault(c, _met(values, c))
                     if met is False:
                         status = INELIGIBLE
                         break
@@ -380,11 +380,27 @@ class Matcher:
                            closes if closes and closes >= today else far, item.doc_id, item.article, n, status,
                            opens, closes))
         ranked.sort()
-        out = []
-        for *_, n, status, opens, closes in ranked:
-            item, version = live[n]
-            out.append(self._lazy(profile, item, version, today, status, opens, closes))
-        return out
+        return ranked, live
+
+    def match(self, profile: CompanyProfile, *, today: dt.date | None = None,
+              items: list[tuple[PolicyItem, Any]] | None = None) -> list[Match]:
+        """Every item with its status, best first (conditions worded when read)."""
+        today = today or self.clock()
+        ranked, live = self._rank(profile, today, items)
+        return [self._lazy(profile, live[n][0], live[n][1], today, status, opens, closes)
+                for *_, n, status, opens, closes in ranked]
+
+    def top(self, profile: CompanyProfile, *, today: dt.date | None = None, limit: int = 100,
+            statuses: set[str] | None = None) -> tuple[dict[str, int], list[Match]]:
+        """Counts per status over every item, and the first ``limit`` matches (of ``statuses``)."""
+        today = today or self.clock()
+        ranked, live = self._rank(profile, today, None)
+        counts = {s: 0 for s in STATUS_ORDER}
+        for row in ranked:
+            counts[row[6]] += 1
+        chosen = [row for row in ranked if not statuses or row[6] in statuses][:limit]
+        return counts, [self._lazy(profile, live[n][0], live[n][1], today, status, opens, closes)
+                        for *_, n, status, opens, closes in chosen]
 
     def _lazy(self, profile, item, version, today, status, opens, closes) -> Match:
         expires = getattr(version, "expires", None)
