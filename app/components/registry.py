@@ -143,6 +143,11 @@ class LiveSet:
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def served(self) -> dict[str, ServedVersion]:
+        """The set as last read (``current`` reads it again when the corpus changed)."""
+        return self._served
+
     def serves(self, meta: dict[str, Any]) -> bool:
         version = self._served.get(meta.get("doc_id", ""))
         return version is not None and version.content_hash == meta.get("content_hash")

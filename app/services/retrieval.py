@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,13 +99,14 @@ class Retriever:
         self.keywords = keywords
         self.reranker = reranker
         self.live = live
+        self._cache: OrderedDict[tuple, RetrievalResult] = OrderedDict()
 
     def _served(self, hits: list) -> list:
         """Only the activated version of a live document is served: a version still being indexed
         (or left half-written by a crash) and a deleted document's leftovers are not."""
         if self.live is None:
             return [hit for hit in hits if self.keywords.contains(hit.id)]
-        served = self.live.current()
+        served = self.live.current() if self.live.generation < 0 else self.live.served
         if any(h.metadata.get("doc_id") in served and not self.live.serves(h.metadata) for h in hits):
             # A document was switched to a new version after the set was read: read it again, so
             # this answer sees the new version rather than neither.
@@ -289,9 +291,31 @@ class Retriever:
         return named
 
     def search(self, query: str | Query, *, today: dt.date | None = None, k: int | None = None) -> RetrievalResult:
+        """The top passages for a question, and the evidence whether they answer it.
+
+        Results are cached per (question as understood, corpus generation, day): a repeated
+        question costs one SQL read (the generation), no embedding, BM25 or Chroma call.
+        """
         today = today or dt.date.today()
         k = k or self.settings.retrieval_top_k
         q = query if isinstance(query, Query) else analyse(query)
+        generation = None
+        if self.live is not None:
+            self.live.current()  # one SQL read: has the corpus changed since the last question?
+            generation = self.live.generation
+        key = (q.standalone, tuple(sorted(q.levels)), tuple(q.slots[:2]), tuple(q.previous_docs), q.follow_up,
+               q.latest, tuple(sorted(q.years)), generation, today, k)
+        if self.live is not None and (cached := self._cache.get(key)) is not None:
+            self._cache.move_to_end(key)
+            return cached
+        result = self._search(q, today, k)
+        if self.live is not None and self.settings.query_cache_size:
+            self._cache[key] = result
+            while len(self._cache) > self.settings.query_cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _search(self, q: Query, today: dt.date, k: int) -> RetrievalResult:
         query = q.standalone
         ranked = self.candidates(q)
         named = self._named_documents(query, ranked)

@@ -69,3 +69,18 @@ def test_answers_during_replace_and_delete_stay_in_the_live_set(tmp_path, sample
     assert all(not grounded for _, _, grounded in deleted), deleted
     versions = ingest.registry.versions(DOC_ID)
     assert [v.status for v in versions][-1] == "deleted"
+
+
+def test_repeated_question_is_served_from_the_cache_until_the_corpus_changes(tmp_path, sample_index, embedder,
+                                                                              sample_corpus_dir):
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_index, data_dir)
+    settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir, keyword_refresh_seconds=0)
+    services = Services.build(settings, embedder=embedder)
+    retriever = services.retriever
+    first = retriever.search("专精特新奖励什么时候申报？")
+    assert retriever.search("专精特新奖励什么时候申报？") is first
+    assert retriever.search("专精特新奖励要准备哪些材料？") is not first
+    services.ingest.remove("ks-talent-housing-subsidy")  # any corpus change moves the generation
+    again = retriever.search("专精特新奖励什么时候申报？")
+    assert again is not first and again.chunks[0].doc_id == first.chunks[0].doc_id
