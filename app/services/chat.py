@@ -199,7 +199,9 @@ class ChatService:
     @staticmethod
     def _may_ask_eligibility(q: Query) -> bool:
         """"我们公司能申请哪些？" asks for a list; "一共能领几年？" or a follow-up about one policy does not."""
-        return not q.follow_up and (not q.slots or q.slots[0] in (slots.LIST, slots.CONDITIONS, slots.YESNO))
+        # "年营收3000万的制造企业，能申请哪些补贴？" reads as ['amount', 'list']: the list is asked too.
+        return not q.follow_up and (not q.slots or slots.LIST in q.slots
+                                    or q.slots[0] in (slots.CONDITIONS, slots.YESNO))
 
     def _notes(self, q: Query, chunks, today: dt.date) -> list[str]:
         """What the answer says before the quote: an expired policy (and its successor), English."""
