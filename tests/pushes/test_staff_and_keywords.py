@@ -2,53 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
-from fastapi.testclient import TestClient
-
-from app.admin.auth import hash_token
 from app.facts.checkup import CheckupRow
-from app.main import Services, create_app
 from app.pushes import wechat as keywords
-from app.pushes.runtime import build_pushes
-from app.pushes.settings import PushSettings
-from app.settings import Settings
-from tests.pushes.conftest import (
-    AGENT_ID, APP_ID, APP_SECRET, CORP_ID, CORP_SECRET, GRADUATES, PUBLIC, TZ, Clock, talent_doc,
-)
-
-EDITOR, VIEWER, REVIEWER = "push-editor-token-1", "push-viewer-token-2", "push-reviewer-token-3"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def app_env(tmp_path, embedder, fake_wechat):
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus",
-                        rate_limit_per_ip=0, rate_limit_per_conversation=0, public_base_url=PUBLIC,
-                        wechat_mp_app_id=APP_ID, wechat_mp_app_secret=APP_SECRET, wechat_api_base=fake_wechat.url,
-                        wework_corp_id=CORP_ID, wework_secret=CORP_SECRET, wework_agent_id=str(AGENT_ID),
-                        wework_api_base=fake_wechat.url,
-                        admin_tokens=",".join([f"carol:editor:{hash_token(EDITOR)}", f"dave:viewer:{hash_token(VIEWER)}",
-                                               f"erin:reviewer:{hash_token(REVIEWER)}"]))
-    services = Services.build(settings, embedder=embedder)
-    services.pushes = build_pushes(services, PushSettings(_env_file=None, review=True, quiet_hours="",
-                                                          template_id="tmpl-policy", backoff_seconds=0))
-    clock = Clock(dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ))
-    services.pushes.service.clock = services.pushes.sender.clock = clock
-    services.pushes.sender.local_now = lambda: dt.datetime.fromtimestamp(clock(), TZ)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir(exist_ok=True)
-
-    def publish(name: str, text: str) -> None:
-        (corpus / name).write_text(text, encoding="utf-8")
-        services.ingest.index(services.ingest.prepare_file(corpus / name), path=str(corpus / name))
-
-    with TestClient(create_app(settings, services=services)) as client:
-        yield services, client, publish, fake_wechat
+from tests.pushes.conftest import EDITOR, GRADUATES, MP_TOKEN, PUBLIC, REVIEWER, VIEWER, auth, talent_doc
 
 
 def test_staff_review_approve_cancel_and_test_send(app_env):
@@ -155,3 +111,28 @@ def test_worker_in_the_app_pushes_a_new_version(app_env):
     finally:
         stop()
     assert [m["touser"] for m in fake.messages] == ["o-worker"]
+
+
+def test_keywords_through_the_official_account_callback(app_env):
+    """订阅 / 退订 sent to /wechat/mp (plaintext mode) are answered by the push hook, once."""
+    import xmltodict
+
+    from tests.fakes.wechat_server import MpCallbacks, new_msg_id, text_xml
+
+    services, client, _publish, _fake = app_env
+    services.pushes.settings.enabled = True
+    mp = MpCallbacks(MP_TOKEN)
+
+    def send(text: str, msg_id: int | None = None) -> str:
+        xml = text_xml(to_user="gh_kunruyi", from_user="o-callback", content=text, msg_id=msg_id or new_msg_id())
+        path, body = mp.request(xml, mode="plain", openid="o-callback")
+        response = client.post(path, content=body, headers={"Content-Type": "text/xml"})
+        assert response.status_code == 200, response.text
+        return xmltodict.parse(response.text)["xml"]["Content"]
+
+    assert send("订阅") == keywords.ASK
+    msg_id = new_msg_id()
+    assert send("我们在花桥镇，制造业，高新技术企业，员工50人", msg_id).startswith("已为您开通政策推送")
+    assert services.pushes.service.subscription("wechat", "o-callback").status == "active"
+    assert send("退订") == keywords.UNSUBSCRIBED
+    assert services.pushes.service.subscription("wechat", "o-callback").status == "ended"
