@@ -145,6 +145,17 @@ class WeChatChannel:
         return (lambda: self._answer(user, question, base_url)), question
 
     def _answer(self, user: str, question: str, base_url: str) -> list[str]:
+        # 政策推送 (issue 17): 订阅 / 退订 / 删除我的信息 (also the 政策体检 profile) when KUNRUYI_PUSH_ENABLED;
+        # all logic in app/pushes/wechat.py. None = not a push keyword.
+        from app.pushes.wechat import channel_reply
+
+        if (pushed := channel_reply(self.chat, self.channel, user, question)) is not None:
+            return [pushed]
+        # 政策体检 (issue 15): the question sequence, a saved profile and 删除我的信息, keyed to this
+        # OpenID; all logic in app/facts/checkup.py. None = an ordinary question for chat.
+        checkup = getattr(self.chat, "checkup", None)
+        if checkup is not None and (reply := checkup.reply(self.channel, user, question, base_url)) is not None:
+            return format_messages(reply.text, [c.to_dict() for c in reply.citations], base_url, limit=PART_LIMIT_BYTES)
         conversation_id = self.conversations.latest_for(self.channel, user)
         try:
             result = self.chat.answer(question, conversation_id, channel=self.channel, user_ref=user)

@@ -58,3 +58,20 @@ def test_skip_and_none_answers(tmp_path):
     result = c.reply("wework", "u", "无")
     assert c.saved("wework", "u").profile == {"industry": "C 制造业", "events": []}
     assert "没有" in result.text or "暂未找到" in result.text
+
+
+def test_wechat_channel_routes_checkup_before_chat(tmp_path):
+    """The Official Account's text handler: 政策体检 and 删除我的信息 are answered by the checkup,
+    everything else still goes to chat."""
+    from app.wechat.service import WeChatChannel
+
+    asked: list[str] = []
+    chat = SimpleNamespace(checkup=checkup(tmp_path),
+                           answer=lambda q, *a, **k: asked.append(q) or SimpleNamespace(answer="普通回答", citations=[]))
+    channel = WeChatChannel.__new__(WeChatChannel)
+    channel.channel, channel.chat = "wechat", chat
+    channel.conversations = SimpleNamespace(latest_for=lambda *a: None)
+    assert QUESTIONS[0] in channel._answer("openid-9", "政策体检", "https://kry.example")[0]
+    assert channel._answer("openid-9", "删除我的信息", "https://kry.example") == [DELETED]
+    assert channel._answer("openid-9", "稳岗补贴怎么申请？", "https://kry.example") == ["普通回答"]
+    assert asked == ["稳岗补贴怎么申请？"]
