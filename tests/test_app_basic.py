@@ -57,7 +57,8 @@ def test_health_readiness_and_documents(app_services):
 
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "ok", "checks": {"index": "ok", "database": "ok", "state": "ok"}}
+        assert ready.json() == {"status": "ok",
+                                "checks": {"index": "ok", "database": "ok", "state": "ok", "disk": "ok"}}
 
         listed = client.get("/api/documents")
         assert listed.status_code == 200

@@ -20,7 +20,8 @@ XSS_TEXT = """昆山市网页安全演练专项资金管理办法（测试）
 
 第二条 网页安全演练专项资金的申报网址见[点我](javascript:alert(1))，也可以到企业服务驿站咨询申报事项。
 """
-XSS_QUESTION = "网页安全演练专项资金每家企业最高补助多少？申报网址在哪里？"
+# Asks for the clause that carries the markup (answers quote the clause asked for, not the whole text).
+XSS_QUESTION = "网页安全演练专项资金每家企业最高补助多少？申报材料示例是什么？"
 QUESTION = "昆山对省级创新联合体给多少支持？"
 
 
