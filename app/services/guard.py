@@ -1,4 +1,4 @@
-"""Questions the assistant must not try to answer from the corpus, and follow-up detection."""
+"""Questions the assistant must not try to answer from the corpus (follow-ups live in services/query.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ _OFF_TOPIC = re.compile(
     r"写(一|几)?(首|篇|段)?(诗|小说|作文|歌词|笑话)|讲(一|几)?个笑话|天气|股票|基金|彩票|比特币|星座|算命|"
     r"菜谱|怎么做菜|电影推荐|游戏攻略|翻译成|你是谁开发|你喜欢"
 )
-_FOLLOW_UP = re.compile(
-    r"^(那|那么|那如果|还有|另外|如果|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?]?$|"
-    r"这项|该政策|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说")
 
 
 def classify(question: str) -> str | None:
@@ -26,22 +23,6 @@ def classify(question: str) -> str | None:
     if _OFF_TOPIC.search(question):
         return "off_topic"
     return None
-
-
-def is_follow_up(question: str) -> bool:
-    core = re.sub(r"[\s，。？！?!,.]", "", question)
-    return bool(_FOLLOW_UP.search(question)) or len(core) <= 6
-
-
-def rule_rewrite(question: str, previous: str | None) -> str:
-    """Carry the previous question's subject into an elliptic follow-up (no LLM needed).
-
-    "那苏州市级的呢？" after "昆山对省级创新联合体给多少支持？" becomes a query that holds both,
-    so retrieval finds the clause and the answer step weighs the new words more.
-    """
-    if not previous or not is_follow_up(question):
-        return question
-    return f"{previous} {question}"
 
 
 _LEAK_WINDOW = 16
