@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from app.admin.assets import asset_route
 from app.admin.auth import PrincipalDep, require_admin
 from app.errors import RecordNotFound
 from app.facts.store import REVIEW_STATES, PolicyFacts
@@ -113,11 +113,7 @@ def review_fact(item_id: str, body: ReviewIn, facts: FactsDep, principal: Princi
 
 # --- console assets (the 政策条目 tab, loaded by admin.html after admin.js) -----------------------
 
-@pages.get("/admin/facts/{name}")
-def asset(name: str) -> FileResponse:
-    if name not in ASSETS:
-        raise RecordNotFound("未找到该文件")
-    return FileResponse(STATIC / name, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+pages.add_api_route("/admin/facts/{name}", asset_route(STATIC, ASSETS), methods=["GET"])
 
 
 router = APIRouter()

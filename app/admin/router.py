@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
 
+from app.admin.assets import asset_route
 from app.admin.auth import PrincipalDep, require_admin
 from app.admin.documents import DocumentFilter
 from app.admin.insight import MAX_EXPORT_DAYS, CST
@@ -267,11 +268,7 @@ def admin_page() -> FileResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-@pages.get("/admin/static/{name}")
-def admin_asset(name: str) -> FileResponse:
-    if name not in PAGE_ASSETS:
-        raise RecordNotFound("未找到该文件")
-    return FileResponse(STATIC / name, media_type=PAGE_ASSETS[name], headers={"Cache-Control": "no-cache"})
+pages.add_api_route("/admin/static/{name}", asset_route(STATIC, PAGE_ASSETS), methods=["GET"])
 
 
 router = APIRouter()

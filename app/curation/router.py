@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from app.admin.assets import asset_route
 from app.admin.auth import PrincipalDep, require_admin
 from app.admin.schemas import JobPublic
 from app.curation import charts
 from app.curation.service import CurationServices
 from app.curation.trace import trace
-from app.errors import RecordNotFound
+
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"curation.js": "text/javascript; charset=utf-8", "curation.css": "text/css; charset=utf-8"}
@@ -229,11 +229,7 @@ def dashboard(cur: CurationDep, request: Request, days: int = Query(30, ge=1, le
 
 # --- console assets ----------------------------------------------------------------------------
 
-@pages.get("/admin/curation/{name}")
-def asset(name: str) -> FileResponse:
-    if name not in ASSETS:
-        raise RecordNotFound("未找到该文件")
-    return FileResponse(STATIC / name, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+pages.add_api_route("/admin/curation/{name}", asset_route(STATIC, ASSETS), methods=["GET"])
 
 
 router = APIRouter()

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from app.admin.assets import asset_route
 from app.admin.auth import Principal, PrincipalDep, require_admin
 from app.errors import AdminForbidden, RecordNotFound
 from app.pushes.runtime import Pushes, pushes_for
@@ -101,12 +101,7 @@ def cancel(batch_id: int, pushes: PushesDep, principal: PrincipalDep, request: R
     return _decide(batch_id, False, pushes, principal, request)
 
 
-@pages.get("/admin/pushes/{name}")
-def asset(name: str) -> FileResponse:
-    """The console section's script and style (same origin: the console's CSP allows no other)."""
-    if name not in ASSETS:
-        raise RecordNotFound("未找到该文件")
-    return FileResponse(STATIC / name, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+pages.add_api_route("/admin/pushes/{name}", asset_route(STATIC, ASSETS), methods=["GET"])
 
 
 router = APIRouter()
