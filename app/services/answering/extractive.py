@@ -147,7 +147,7 @@ class ExtractiveAnswerer:
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
         terms = self._terms(ctx)
         out: list[_Sentence] = []
-        for rank, chunk in enumerate(ctx.chunks[:4]):
+        for rank, chunk in enumerate(ctx.chunks[:5]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
@@ -224,7 +224,9 @@ class ExtractiveAnswerer:
             top_doc = ctx.chunks[best.chunk_rank].doc_id
             used = sum(len(c.text) for c in chosen)
             for c in sorted(scored, key=lambda c: c.score, reverse=True):
-                if c.chunk_rank == best.chunk_rank or ctx.chunks[c.chunk_rank].doc_id != top_doc:
+                if c.chunk_rank == best.chunk_rank or ctx.chunks[c.chunk_rank].doc_id != top_doc or \
+                        _article_of(ctx.chunks[c.chunk_rank]) != _article_of(ctx.chunks[best.chunk_rank]):
+                    # Only the rest of the same article (a list split over chunks), not its neighbours.
                     continue
                 if c.score < 0.5 * best.score or used + len(c.text) > MAX_CHARS:
                     continue
@@ -326,6 +328,12 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
     if first > 0 and len(clauses[0]) + len(out) <= limit:
         out = clauses[0] + ("…" if first > 1 else "") + out
     return out.rstrip("，,；;。") + "。"
+
+
+def _article_of(chunk) -> str:
+    """The article a chunk belongs to: its first clause label under the title."""
+    parts = [p.strip() for p in chunk.meta.get("heading_path", "").split(">")]
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 def _article_ref(label: str) -> str:
