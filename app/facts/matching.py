@@ -337,17 +337,7 @@ class Matcher:
         expired = bool(expires and expires < today)
         status = INELIGIBLE if expired or False in mets else POSSIBLE if None in mets else ELIGIBLE
         opens, closes = self._window(item, today)
-
-        def worded() -> list[ConditionResult]:
-            results = [evaluate(profile, c, today) for c in item.conditions]
-            if expired:
-                results.insert(0, ConditionResult(
-                    f"政策有效期至{expires.isoformat()}", False,
-                    f"✗ 该政策已于{expires.year}年{expires.month}月{expires.day}日到期失效，不能再申报", None))
-            return results
-
-        return Match(item, getattr(version, "title", "") or item.programme, status, worded, expired, expires,
-                     opens, closes)
+        return self._lazy(profile, item, version, today, status, opens, closes)
 
     def _rank(self, profile: CompanyProfile, today: dt.date, items: list[tuple[PolicyItem, Any]] | None):
         """(rows sorted best first, the live list they index): one pass over every item."""
