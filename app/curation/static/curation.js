@@ -409,7 +409,10 @@
   function loadVersions(docId) {
     if (!docId) return;
     clear($("diff-result"));
-    return api("/documents/" + encodeURIComponent(docId) + "/versions").then(function (rows) {
+    // The rollback buttons depend on the role: know it before rendering (a slow /me hid them).
+    return whoAmI().then(function () {
+      return api("/documents/" + encodeURIComponent(docId) + "/versions");
+    }).then(function (rows) {
       var body = clear($("version-history").tBodies[0]);
       body.setAttribute("data-doc-id", docId);
       rows.forEach(function (v, i) {
