@@ -72,9 +72,12 @@ def single_fact(slots: list[str]) -> bool:
 
 # -- what a sentence states ------------------------------------------------------------------------
 
-_MONEY = r"\d+(?:\.\d+)?\s*(?:万|亿|千)?元"
+# A figure in digits or in Chinese numerals (documents write both: 327元 and 三百二十七元).
+_NUM = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十两百千]+)"
+_MONEY = _NUM + r"\s*(?:万|亿|千)?元"
 _STATES: dict[str, re.Pattern[str]] = {
-    AMOUNT: re.compile(_MONEY + r"|最高(?:不超过)?\s*\d|给予.{0,12}(?:奖励|补贴|资助|支持)\s*\d|\d+(?:\.\d+)?\s*%"),
+    AMOUNT: re.compile(_MONEY + r"|最高(?:不超过)?\s*" + _NUM + r"|给予.{0,12}(?:奖励|补贴|资助|支持)\s*" + _NUM
+                       + r"|\d+(?:\.\d+)?\s*%"),
     COUNT: re.compile(r"\d+\s*余?\s*(?:个|项|家|场|所|人|次|亩|平方米|倍|分|类)"),
     RATIO: re.compile(r"\d+(?:\.\d+)?\s*%|百分之|\d+\s*[:：比]\s*\d+\s*(?:比例)?分担|按.{0,10}比例"),
     WINDOW: re.compile(
