@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
+from app.settings import describe_invalid
 from tests.admin.conftest import EDITOR, VIEWER
 from tests.conftest import ROOT, cli_env
 
@@ -55,13 +57,22 @@ def test_viewer_reads_but_cannot_write(make_admin):
     assert app.client.get("/api/admin/me", headers=EDITOR).json() == {"name": "alice", "role": "editor", "upload_max_mb": 20}
 
 
-@pytest.mark.parametrize("tokens", ["", "alice:editor:nothex", "alice:owner:" + "0" * 64])
-def test_no_or_malformed_token_configuration_keeps_the_console_closed(make_admin, tokens):
-    app = make_admin(sample=False, admin_tokens=tokens)
+def test_no_token_configuration_keeps_the_console_closed(make_admin):
+    app = make_admin(sample=False, admin_tokens="")
     response = app.client.get("/api/admin/documents", headers=EDITOR)
     assert response.status_code == 503
     assert "python -m app.admin token" in response.json()["message"]
     assert "KUNRUYI_ADMIN_TOKENS" in response.json()["message"]
+
+
+@pytest.mark.parametrize("tokens", ["alice:editor:nothex", "alice:owner:" + "0" * 64, "alice:editor:" + "0" * 64 + ",bob"])
+def test_malformed_token_configuration_stops_the_start(make_admin, tokens):
+    """A malformed entry is refused when the settings are read, before anything starts (tests/ops/test_settings_at_start.py
+    runs the server with one)."""
+    with pytest.raises(ValidationError) as info:
+        make_admin(sample=False, admin_tokens=tokens)
+    message = describe_invalid(info.value)
+    assert "KUNRUYI_ADMIN_TOKENS" in message and "python -m app.admin token" in message and "Invalid setting" in message
 
 
 def test_token_command_prints_a_token_and_its_hashed_entry(make_admin, tmp_path):

@@ -6,11 +6,12 @@ import time
 
 import pytest
 import xmltodict
+from pydantic import ValidationError
 
 from app.components.database import create_db_engine, create_session_factory
 from app.components.shared_state import SqlState
 from app.errors import CallbackRejected
-from app.settings import Settings
+from app.settings import Settings, describe_invalid
 from app.wechat.service import build_mp_channel
 
 from tests.fakes.wechat_server import MpCallbacks, new_msg_id, text_xml
@@ -38,9 +39,13 @@ def test_channels_are_off_until_configured(make_wechat_client):
         response = client.post(path, content=b"<xml/>")
         assert response.status_code == 404
         assert response.json()["error"] == "channel_not_configured" and "未启用" in response.json()["message"]
-    half = make_wechat_client(wework_aes_key="")
-    response = half.get("/wechat/work")
-    assert response.status_code == 503 and "企业微信配置不完整" in response.json()["message"]
+    # Half a WeCom configuration, or a key that is no EncodingAESKey, stops the start instead of a 503
+    # on the first callback (tests/ops/test_settings_at_start.py starts the server with each).
+    for bad in ({"wework_aes_key": ""}, {"wework_corp_id": ""}, {"wechat_mp_aes_key": MP_AES_KEY[:-1]},
+                {"wework_aes_key": MP_AES_KEY[:-1] + "!"}, {"wechat_mp_app_id": ""}):
+        with pytest.raises(ValidationError) as info:
+            make_wechat_client(**bad)
+        assert f"KUNRUYI_{next(iter(bad)).upper()}" in describe_invalid(info.value)
 
 
 # --- answers ---------------------------------------------------------------------------------
