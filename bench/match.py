@@ -55,7 +55,7 @@ def extract_corpus(corpus: Path, doc_ids: set[str] | None = None):
     from ingest.pipeline import IngestService, discover
 
     settings = Settings(_env_file=None)
-    service = IngestService(settings, None, None, None, facts=object())  # prepare() needs settings only
+    service = IngestService(settings=settings, embedder=None, store=None, registry=None, facts=None)  # prepare() needs settings only
     files, _, _ = discover([corpus])
     out = {}
     for path in files:

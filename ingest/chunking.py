@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.metadata import DOC_NUMBER
+from zhtext.docnumbers import DOC_NUMBER
+from zhtext.normalize import shorten
+from zhtext.sentences import split_sentences
 
 NUM = "一二三四五六七八九十百零〇两"
 
@@ -33,7 +35,6 @@ _CLAUSES: dict[str, re.Pattern[str]] = {
 _MD_HEADING = re.compile(r"^(#{1,6})\s*([^#\s].*?)\s*#*$")
 _ARTICLE_LABEL = re.compile(rf"^第[{NUM}\d]+条")
 _ITEM = re.compile(r"^(?:\d{1,2}[.、．](?!\d)|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[-*•·]\s)")
-_SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 # A heading is context for every chunk under it (stored with each chunk and embedded with it), so a
 # label and the whole context are capped: one 40,000-character heading must not ride on 161 chunks.
 MAX_LABEL_CHARS = 80
@@ -52,7 +53,7 @@ class Chunk:
 
     @property
     def path_text(self) -> str:
-        return _shorten(" > ".join(self.heading_path), MAX_CONTEXT_CHARS)
+        return shorten(" > ".join(self.heading_path), MAX_CONTEXT_CHARS)
 
 
 @dataclass
@@ -64,10 +65,6 @@ class _Section:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label(line: str, kind: str) -> str:
@@ -83,7 +80,7 @@ def _label(line: str, kind: str) -> str:
 def detect_heading(line: str, order: list[str] | None = None) -> tuple[int, str] | None:
     """(rank, label) when the line opens a heading or clause; ``order`` records clause kinds seen."""
     if match := _MD_HEADING.match(line):
-        return len(match.group(1)), _shorten(match.group(2).strip(), MAX_LABEL_CHARS)
+        return len(match.group(1)), shorten(match.group(2).strip(), MAX_LABEL_CHARS)
     for rank, pattern in _FIXED:
         if pattern.match(line):
             return rank, _label(line, "")
@@ -116,7 +113,7 @@ def split_sections(text: str, title: str = "") -> list[_Section]:
             sections.append(current)
         while stack and stack[-1][0] >= rank:
             stack.pop()
-        if label == _shorten(title.strip(), MAX_LABEL_CHARS):
+        if label == shorten(title.strip(), MAX_LABEL_CHARS):
             # The document's own title as a Markdown heading is context, not a section.
             current = _Section(path=[lab for _, lab in stack], lines=[])
             continue
@@ -167,7 +164,7 @@ def _hard_split(sentence: str, limit: int) -> list[str]:
 
 def _sentences(text: str, limit: int) -> list[str]:
     out: list[str] = []
-    for sentence in _SENTENCE.findall(text):
+    for sentence in split_sentences(text):
         if not sentence.strip():
             continue
         out.extend(_hard_split(sentence, limit) if len(sentence) > limit else [sentence])
@@ -244,5 +241,5 @@ def chunk_document(text: str, *, title: str = "", max_chars: int = 400, min_char
 def embedding_text(chunk: Chunk, title: str) -> str:
     """What gets embedded: the document title and heading path give a clause its context."""
     context = " > ".join([title, *chunk.heading_path]) if title else chunk.path_text
-    context = _shorten(context, MAX_CONTEXT_CHARS)
+    context = shorten(context, MAX_CONTEXT_CHARS)
     return f"{context}\n{chunk.text}" if context else chunk.text

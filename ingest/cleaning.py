@@ -1,17 +1,16 @@
-"""Text normalisation shared by documents and queries.
+"""Cleaning a whole extracted document as a citizen would want to read it.
 
-Documents and questions go through the same ``normalize`` so that a question typed in
-simplified characters with full-width digits finds a document written in traditional
-characters with ASCII digits.
+The character-level rules (simplified characters, ASCII digits, spaces, punctuation) live in
+``zhtext.normalize`` and are the same ones questions go through; this module adds what only a
+file needs: line endings, control characters and the debris lines portal templates leave.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
-CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from zhtext.normalize import fold_width, strip_pinyin, tidy_spaces, to_simplified, widen_punctuation
 
 # Lines that web scrapers and portal templates leave behind. Matched after conversion to
 # simplified characters, against whole lines (a policy sentence is never removed).
@@ -25,72 +24,11 @@ _DEBRIS_LINE = re.compile(
     r")\s*$"
 )
 
-# A pinyin gloss after a character: 節(jié) -> 節. Lower-case Latin letters with optional tone
-# marks, directly after a CJK character, in ASCII or full-width brackets.
-_PINYIN_GLOSS = re.compile(
-    rf"(?<=[{CJK}])[(（]([a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńň]{{1,6}})[)）]"
-)
-
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK}])[ \t\u00a0\u3000]+(?=[{CJK}])")
-_SPACE_CJK_DIGIT = re.compile(rf"(?<=[{CJK}])[ \t\u00a0\u3000]+(?=[0-9])|(?<=[0-9.%])[ \t\u00a0\u3000]+(?=[{CJK}])")
-_SPACE_CJK_PUNCT = re.compile(r"[ \t\u00a0\u3000]*([，。、；：！？“”‘’（）《》〔〕【】])[ \t\u00a0\u3000]*")
-_ASCII_PUNCT_NEAR_CJK = re.compile(rf"(?<=[{CJK}”）])([,;:?!])|([,;:?!])(?=[{CJK}“（])")
-_FULL_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
-_MULTI_SPACE = re.compile(r"[ \t\u00a0]{2,}")
 _MULTI_NEWLINE = re.compile(r"\n{3,}")
-
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)}  # ０-９
-_FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF21, 0xFF3B)})  # Ａ-Ｚ
-_FULLWIDTH.update({cp: cp - 0xFEE0 for cp in range(0xFF41, 0xFF5B)})  # ａ-ｚ
-_FULLWIDTH.update({0xFF05: ord("%"), 0xFF0E: ord(".")})
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
-
-
-def fold_width(text: str) -> str:
-    """Full-width digits and Latin letters to ASCII; Chinese punctuation is kept."""
-    return text.translate(_FULLWIDTH)
-
-
-def strip_pinyin(text: str) -> str:
-    return _PINYIN_GLOSS.sub("", text)
-
-
-def tidy_spaces(text: str) -> str:
-    """Remove the spaces PDF and web extraction insert between CJK characters and digits."""
-    text = _SPACE_CJK_DIGIT.sub("", text)
-    text = _SPACE_CJK_PUNCT.sub(r"\1", text)
-    return _MULTI_SPACE.sub(" ", text)
-
-
-def widen_punctuation(text: str) -> str:
-    """ASCII commas, colons etc. inside Chinese prose become their full-width forms."""
-    return _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _FULL_PUNCT[m.group(1) or m.group(2)], text)
-
-
-def join_cjk_spaces(text: str) -> str:
-    """Drop spaces between two CJK characters (PDF justification artefacts)."""
-    return _SPACE_BETWEEN_CJK.sub("", text)
 
 
 def drop_debris_lines(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not _DEBRIS_LINE.match(line))
-
-
-def normalize(text: str) -> str:
-    """Normalise a query or a short string: simplified characters, ASCII digits, tidy spaces."""
-    text = unicodedata.normalize("NFC", text)
-    text = fold_width(to_simplified(text))
-    return tidy_spaces(strip_pinyin(text)).strip()
 
 
 def clean_document(text: str) -> str:

@@ -11,15 +11,12 @@ import io
 import re
 import statistics
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from app.components.doc_files import MAX_TITLE_CHARS, SUPPORTED_SUFFIXES, decode_text, load_metadata_yaml
 from app.errors import UnsupportedDocument
-from ingest.metadata import MAX_TITLE_CHARS, shorten
-
-SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
+from zhtext.normalize import join_cjk_spaces, shorten
+from zhtext.sentences import STOPS, ends_sentence
 
 
 @dataclass
@@ -27,72 +24,6 @@ class LoadedFile:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
     format: str = "txt"
-
-
-def sidecar_path(path: Path) -> Path | None:
-    for suffix in SIDECAR_SUFFIXES:
-        candidate = path.with_name(path.name + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def is_sidecar(path: Path) -> bool:
-    return path.name.endswith(SIDECAR_SUFFIXES)
-
-
-# Metadata is a handful of short fields; anything bigger is not metadata.
-MAX_METADATA_BYTES = 16 * 1024
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without anchors and aliases: metadata never needs them, and a few
-    hundred bytes of nested aliases ("billion laughs") expand to hundreds of millions of characters."""
-
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise yaml.composer.ComposerError(None, None, "YAML anchors and aliases (& and *) are not allowed",
-                                              event.start_mark)
-        return super().compose_node(parent, index)
-
-
-def load_metadata_yaml(text: str, what: str) -> dict[str, Any]:
-    """A metadata mapping from YAML (front matter or sidecar), refused in Chinese when it is too big,
-    uses anchors/aliases, is malformed or is not a mapping."""
-    if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
-        raise UnsupportedDocument(f"{what}过大（上限 {MAX_METADATA_BYTES // 1024} KB），元数据只应包含标题、文号等简短字段")
-    try:
-        parsed = yaml.load(text, Loader=_NoAliasLoader) or {}  # noqa: S506 - a SafeLoader subclass
-    except yaml.composer.ComposerError as exc:
-        if "anchors and aliases" in str(exc):
-            raise UnsupportedDocument(f"{what}中不允许使用 YAML 锚点或别名（& 或 *），请直接写出每个字段的值") from exc
-        raise UnsupportedDocument(f"{what}格式错误：{exc}") from exc
-    except yaml.YAMLError as exc:
-        raise UnsupportedDocument(f"{what}格式错误：{exc}") from exc
-    if not isinstance(parsed, dict):
-        raise UnsupportedDocument(f"{what}应为键值对")
-    return parsed
-
-
-def parse_sidecar(data: bytes) -> dict[str, Any]:
-    if not data.strip():
-        return {}
-    return load_metadata_yaml(decode_text(data), "元数据文件（.meta.yaml）")
-
-
-def decode_text(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise UnsupportedDocument("无法识别文件编码")
-    return str(best)
 
 
 # --- Markdown and plain text -------------------------------------------------------------
@@ -177,7 +108,6 @@ def load_html(data: bytes) -> LoadedFile:
 
 # --- PDF -----------------------------------------------------------------------------------
 
-_SENTENCE_END = tuple("。！？；：…”」』）)!?;:")
 _BLOCK_START = re.compile(
     r"^(?:#|第[一二三四五六七八九十百零〇\d]+[章节条]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]"
     r"|\d+[.、．]|[·•●■◆\-—]|附件|问[:：]|答[:：]|Q[:：]|A[:：])"
@@ -202,7 +132,7 @@ def rejoin_pdf_lines(page_text: str) -> str:
     for line in lines[1:]:
         continues = (
             len(last) >= 0.75 * full
-            and not last.endswith(_SENTENCE_END)
+            and not ends_sentence(last, stops=STOPS + "：:…")
             and not _BLOCK_START.match(line)
             and not _LABEL_LINE.match(line)
         )
@@ -235,8 +165,6 @@ def load_pdf(data: bytes) -> LoadedFile:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise UnsupportedDocument(f"PDF 文件已损坏或无法解析：{exc}") from exc
-    from ingest.cleaning import join_cjk_spaces
-
     # Rejoin over all pages at once, so that a sentence broken by a page break is whole again.
     text = rejoin_pdf_lines("\n".join(join_cjk_spaces(_PAGE_NUMBER.sub("", page)) for page in pages))
     if len(re.sub(r"\s", "", text)) < 10:
@@ -311,6 +239,7 @@ def load_docx(data: bytes) -> LoadedFile:
     return LoadedFile(text="\n".join(lines), metadata=metadata, format="docx")
 
 
+# One loader per entry of SUPPORTED_SUFFIXES (the formats staff may upload).
 LOADERS: dict[str, Callable[[bytes], LoadedFile]] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
@@ -320,8 +249,6 @@ LOADERS: dict[str, Callable[[bytes], LoadedFile]] = {
     ".pdf": load_pdf,
     ".docx": load_docx,
 }
-
-SUPPORTED_SUFFIXES = tuple(LOADERS)
 
 
 def load_bytes(data: bytes, suffix: str) -> LoadedFile:

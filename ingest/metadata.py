@@ -9,25 +9,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.components.doc_files import FIELD_LIMITS, MAX_LIST_ITEMS, MAX_TITLE_CHARS
 from app.errors import UnsupportedDocument
+from zhtext.docnumbers import DOC_NUMBER, find_doc_number
+from zhtext.normalize import shorten
+from zhtext.validity import DATE_RE, ISO_DATE_RE, in_force, infer_dates, to_date
 
 CATEGORIES = ("subsidy", "land", "procedure", "talent", "service", "other")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-
-DATE = r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
-_DATE = re.compile(DATE)
-_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-# 昆政发〔2021〕4号, 苏府[2020]120号, 昆政办发（2026）6号 -> normalised to 〔〕
-DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{1,12})\s*[〔\[［【(（]\s*(\d{4})\s*[〕\]］】)）]\s*(\d{1,4})\s*号")
-_EXPIRES_AT = re.compile(r"有效期(?:至|到|截至)\s*" + DATE)
-_EFFECTIVE_FROM = re.compile(r"自\s*" + DATE + r"\s*起(?:施行|实施|执行|生效)")
-_ON_ISSUE = re.compile(r"自\s*(?:印发|发布|公布)之日\s*起(?:施行|实施|执行|生效)")
-_VALID_YEARS = re.compile(
-    r"自\s*(?:" + DATE + r"|(印发|发布|公布)之日)\s*起(?:施行|实施|执行|生效)[，,]?\s*有效期\s*([一二两三四五六七八九十\d]+)\s*年"
-)
-_PUBLISHED_LABEL = re.compile(r"(?:发布|印发|成文|发文)(?:日期|时间)\s*[:：]\s*(?:" + DATE + r"|(\d{4})-(\d{1,2})-(\d{1,2}))")
 _ISSUER_LABEL = re.compile(
     r"(?:发布机构|发文机关|发文单位|来源)\s*[:：]\s*([\u4e00-\u9fff（）()]{2,30}?)(?=\s|$|[|｜]|成文|发布|文号|时间|日期)", re.M)
 _ISSUER_LINE = re.compile(
@@ -59,7 +48,7 @@ class DocumentMetadata:
     replaces: list[str] = field(default_factory=list)
 
     def is_expired(self, today: dt.date | None = None) -> bool:
-        return self.expires is not None and self.expires < (today or dt.date.today())
+        return not in_force(self.expires, today or dt.date.today())
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,26 +56,6 @@ class DocumentMetadata:
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
-
-
-def parse_cn_number(token: str) -> int:
-    if token.isdigit():
-        return int(token)
-    if token == "十":
-        return 10
-    if token.startswith("十"):
-        return 10 + _CN_DIGITS.get(token[1:], 0)
-    if "十" in token:
-        tens, _, ones = token.partition("十")
-        return _CN_DIGITS[tens] * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
-    return _CN_DIGITS.get(token, 0)
-
-
-def _date(y: str, m: str, d: str) -> dt.date | None:
-    try:
-        return dt.date(int(y), int(m), int(d))
-    except ValueError:
-        return None
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -97,22 +66,13 @@ def parse_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     text = str(value).strip()
-    match = _DATE.search(text) or _ISO_DATE.search(text)
+    match = DATE_RE.search(text) or ISO_DATE_RE.search(text)
     if not match:
         raise UnsupportedDocument(f"无法识别的日期：{text}")
-    result = _date(*match.groups())
+    result = to_date(*match.groups())
     if result is None:
         raise UnsupportedDocument(f"无效的日期：{text}")
     return result
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    """The last day of a validity period of ``years`` starting on ``day``."""
-    try:
-        end = day.replace(year=day.year + years)
-    except ValueError:  # 29 February: the period ends on 28 February
-        return day.replace(year=day.year + years, day=28)
-    return end - dt.timedelta(days=1)
 
 
 def slugify(stem: str, fallback_seed: str) -> str:
@@ -122,68 +82,14 @@ def slugify(stem: str, fallback_seed: str) -> str:
     return "doc-" + hashlib.sha1(fallback_seed.encode("utf-8")).hexdigest()[:12]
 
 
-def find_doc_number(text: str) -> str | None:
-    """The document's own 文号: one standing on its own line near the top (or labelled).
-
-    A 文号 quoted in the body (根据苏府〔2020〕120号…) is another document's number.
-    """
-    match = None
-    for line in text.split("\n")[:12]:
-        line = line.strip()
-        candidate = DOC_NUMBER.search(line)
-        if candidate and (len(line) - len(candidate.group(0)) <= 6 or re.match(r"^(?:文号|发文字号|索引号)", line)):
-            match = candidate
-            break
-    return _doc_number(match) if match else None
-
-
-def find_doc_number_anywhere(text: str) -> str | None:
-    """Any 文号 in a text (e.g. a question that quotes one), normalised to 〔〕."""
-    match = DOC_NUMBER.search(text)
-    return _doc_number(match) if match else None
-
-
-def _doc_number(match: re.Match) -> str:
-    prefix, year, number = match.groups()
-    # Drop leading words that are not part of the issuing code, e.g. "根据苏府" -> "苏府".
-    prefix = re.sub(r"^.*?(?:根据|依据|按照|印发|转发|的|即)", "", prefix) or prefix
-    return f"{prefix}〔{year}〕{number}号"
-
-
 def infer_title(text: str) -> str | None:
     for line in text.split("\n")[:15]:
         line = line.strip().lstrip("#").strip()
-        if not line or DOC_NUMBER.fullmatch(line) or _DATE.fullmatch(line):
+        if not line or DOC_NUMBER.fullmatch(line) or DATE_RE.fullmatch(line):
             continue
         if 4 <= len(line) <= 80 and not line.endswith(("。", "；", "：")):
             return line
     return None
-
-
-def infer_dates(text: str) -> dict[str, dt.date]:
-    found: dict[str, dt.date] = {}
-    if match := _PUBLISHED_LABEL.search(text):
-        g = match.groups()
-        found["published"] = _date(*(g[0:3] if g[0] else g[3:6]))
-    else:
-        # A date standing alone on a line is the signing date of a government document.
-        for line in text.split("\n"):
-            line = line.strip()
-            if match := re.fullmatch(DATE, line):
-                found["published"] = _date(*match.groups())
-    if match := _EFFECTIVE_FROM.search(text):
-        found["effective_from"] = _date(*match.groups())
-    elif _ON_ISSUE.search(text) and found.get("published"):
-        found["effective_from"] = found["published"]
-    if match := _EXPIRES_AT.search(text):
-        found["expires"] = _date(*match.groups())
-    elif match := _VALID_YEARS.search(text):
-        y, m, d, on_issue, years = match.groups()
-        start = _date(y, m, d) if y else found.get("published")
-        if start:
-            found.setdefault("effective_from", start)
-            found["expires"] = _add_years(start, parse_cn_number(years))
-    return {k: v for k, v in found.items() if v is not None}
 
 
 def infer_issuer(text: str) -> str | None:
@@ -218,24 +124,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()][:20]
 
 
-# Longest accepted value of each declared field (characters), with the name staff know it by.
-# An upload, a sidecar or front matter over a cap is refused with the field's name; a title taken
-# from a file's own properties (HTML <title>, PDF/DOCX properties) is shortened instead.
-MAX_TITLE_CHARS = 200
-FIELD_LIMITS: dict[str, tuple[str, int]] = {
-    "doc_id": ("doc_id", 128), "title": ("标题", MAX_TITLE_CHARS), "doc_number": ("文号", 100),
-    "issuer": ("发文机关", 100), "published": ("发布日期", 40), "effective_from": ("生效日期", 40),
-    "expires": ("有效期至", 40), "category": ("分类", 20), "url": ("官方链接", 1000), "source": ("原文件名", 200),
-    "sample": ("示例标记", 10), "replaces": ("替代的文件", 128), "tags": ("标签", 50),
-}
-MAX_LIST_ITEMS = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _checked_value(key: str, value: Any) -> Any:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from app.components.doc_files import SUPPORTED_SUFFIXES, is_sidecar, parse_sidecar, sidecar_path
 from app.components.embeddings import Embedder
 from app.components.registry import DocumentRegistry, DocumentStatus
 from app.components.vector_store import ChromaStore
@@ -28,8 +29,9 @@ from app.facts.store import PolicyFacts
 from app.settings import Settings
 from ingest.chunking import Chunk, chunk_document, embedding_text
 from ingest.cleaning import clean_document
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadedFile, is_sidecar, load_bytes, parse_sidecar, sidecar_path
+from ingest.loaders import LoadedFile, load_bytes
 from ingest.metadata import DocumentMetadata, build_metadata
+from zhtext import chunk_ids
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ class FileResult:
     chunks: int = 0
     reason: str = ""
 
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
 
 @dataclass
 class IngestReport:
@@ -59,7 +65,7 @@ class IngestReport:
 
     @property
     def failed(self) -> list[FileResult]:
-        return [r for r in self.results if r.status == FAILED]
+        return [r for r in self.results if r.failed]
 
     @property
     def changed(self) -> bool:
@@ -77,10 +83,10 @@ class PreparedDocument:
 
     @property
     def chunk_prefix(self) -> str:
-        return f"{self.meta.doc_id}::{self.content_hash[:16]}::"
+        return chunk_ids.chunk_prefix(self.meta.doc_id, self.content_hash)
 
     def chunk_id(self, chunk: Chunk) -> str:
-        return f"{self.chunk_prefix}{chunk.index:04d}"
+        return chunk_ids.chunk_id(self.chunk_prefix, chunk.index)
 
     def chunk_metadata(self, chunk: Chunk) -> dict[str, Any]:
         m = self.meta
@@ -137,22 +143,24 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[FileRe
 class IngestService:
     """The one ingestion code path, used by ``python -m ingest`` and by the app."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, registry: DocumentRegistry,
-                 facts: PolicyFacts | None = None):
+    def __init__(self, *, settings: Settings, embedder: Embedder, store: ChromaStore, registry: DocumentRegistry,
+                 facts: PolicyFacts):
+        """The components are built by the caller: app.main.Services.build, or build_ingest_service."""
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.registry = registry
-        self.facts = facts or PolicyFacts(registry.session_factory)
+        self.facts = facts
 
     # -- preparing ----------------------------------------------------------------------------
 
     def prepare(self, data: bytes, *, name: str, suffix: str, overrides: dict[str, Any] | None = None,
-                sidecar: bytes = b"") -> PreparedDocument:
+                sidecar: bytes = b"", pin_doc_id: bool = False) -> PreparedDocument:
         """Turn file bytes into a cleaned, chunked document with its metadata (no I/O).
 
         Metadata comes from, in order of precedence: ``overrides`` (staff input), the sidecar
-        YAML, the file itself (front matter, document properties), then the text.
+        YAML, the file itself (front matter, document properties), then the text. ``pin_doc_id``
+        adds the doc_id found to the overrides (an upload: its stored copy has a generated name).
         """
         loaded: LoadedFile = load_bytes(data, suffix)
         declared = {**loaded.metadata, **parse_sidecar(sidecar), **(overrides or {})}
@@ -162,6 +170,8 @@ class IngestService:
         declared = {k: (clean_document(v) if isinstance(v, str) and k in ("title", "issuer", "doc_number") else v)
                     for k, v in declared.items()}
         meta = build_metadata(declared, text, Path(name))
+        if pin_doc_id:
+            overrides = (overrides or {}) | {"doc_id": meta.doc_id}
         chunks = chunk_document(text, title=meta.title, max_chars=self.settings.chunk_max_chars,
                                 min_chars=self.settings.chunk_min_chars)
         if not chunks:
@@ -345,7 +355,7 @@ class IngestService:
         A live version is the one being indexed or the one still served until it completes.
         """
         live: dict[str, tuple[str, ...]] = {
-            row.doc_id: tuple(f"{row.doc_id}::{h[:16]}::" for h in (row.content_hash, row.active_hash) if h)
+            row.doc_id: tuple(chunk_ids.chunk_prefix(row.doc_id, h) for h in (row.content_hash, row.active_hash) if h)
             for row in self.registry.live()}
         orphans = []
         for chunk_id, meta, _ in self.store.all_entries():
@@ -365,11 +375,13 @@ class IngestService:
 
 
 def build_ingest_service(settings: Settings, embedder: Embedder | None = None) -> IngestService:
-    """Wire the configured embedder, Chroma collection and SQL registry together."""
+    """Only what ingestion needs, for ``python -m ingest``, backups, benches and tests: the SQL registry
+    and policy facts, the configured embedder and its Chroma collection. The app builds these once in
+    its composition root (app.main.Services.build) and shares them with its other services."""
     from app.components.database import create_db_engine, create_session_factory
     from app.components.embeddings import create_embedder
 
+    sessions = create_session_factory(create_db_engine(settings))
     embedder = embedder or create_embedder(settings)
-    registry = DocumentRegistry(create_session_factory(create_db_engine(settings)))
-    store = ChromaStore(settings, embedder.name, embedder.dimension)
-    return IngestService(settings, embedder, store, registry)
+    return IngestService(settings=settings, embedder=embedder, store=ChromaStore(settings, embedder.name,
+                         embedder.dimension), registry=DocumentRegistry(sessions), facts=PolicyFacts(sessions))

@@ -12,16 +12,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.admin.audit import AuditLog
 from app.admin.auth import Principal
 from app.admin.jobs import JobRow, JobRunner, job_item
 from app.admin.uploads import CheckedFile, UploadChecker
+from app.components.doc_files import parse_sidecar, sidecar_path
 from app.components.registry import DocumentRow, DocumentStatus, DocumentVersionRow
 from app.errors import DocumentConflict, DocumentNotFound, KunruyiError, UploadRefused
-from ingest.loaders import parse_sidecar, sidecar_path
-from ingest.pipeline import FAILED, IngestService
+from zhtext.chunk_ids import chunk_prefix
+from zhtext.validity import in_force
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestService
 
 EDITABLE_FIELDS = ("title", "doc_number", "issuer", "published", "effective_from", "expires", "category", "url",
                    "sample")
@@ -81,7 +85,7 @@ class AdminDocuments:
                 continue
             if filters.status and row.status != filters.status:
                 continue
-            if filters.expired is not None and bool(row.expires and row.expires < today) != filters.expired:
+            if filters.expired is not None and in_force(row.expires, today) == filters.expired:
                 continue
             if needle and needle not in " ".join(
                     str(v or "") for v in (row.doc_id, row.title, row.doc_number, row.issuer, row.source)).lower():
@@ -100,7 +104,7 @@ class AdminDocuments:
 
     def chunks(self, row: DocumentRow) -> list[dict[str, Any]]:
         """Every chunk of the document in the vector index, marked whether retrieval serves it."""
-        serving = f"{row.doc_id}::{row.active_hash[:16]}::" if row.active_hash else None
+        serving = chunk_prefix(row.doc_id, row.active_hash) if row.active_hash else None
         hits = self.ingest.store.get(sorted(self.ingest.store.ids_where({"doc_id": row.doc_id})))
         return [{"id": h.id, "index": h.metadata.get("chunk_index"), "article": h.metadata.get("article", ""),
                  "heading_path": h.metadata.get("heading_path", ""), "text": h.text,
@@ -187,7 +191,7 @@ class AdminDocuments:
         row = self.get(doc_id, include_deleted=False)
         with self.jobs.corpus_lock:
             result = self.ingest.remove(doc_id)
-        if result.status == FAILED:
+        if result.failed:
             raise DocumentNotFound(result.reason)
         self.audit.record(principal.name, principal.role, "delete", doc_id=doc_id, version=row.version,
                           detail={"source": row.source, "title": row.title})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 
 from app.components.conversations import ConversationRow, FeedbackRow, HandoffRow, MessageRow
 from app.components.embeddings import Embedder
-from ingest.cleaning import normalize
+from zhtext.normalize import normalize
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 MAX_EXPORT_DAYS = 366

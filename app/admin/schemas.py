@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from app.admin.jobs import JobRow
 from app.api.inputs import CleanText
+from app.components.doc_files import FIELD_LIMITS
 from app.components.registry import DocumentRow, DocumentVersionRow
-from ingest.metadata import FIELD_LIMITS
+from zhtext.validity import in_force
 
 Category = Literal["subsidy", "land", "procedure", "talent", "service", "other"]
 
@@ -77,7 +78,7 @@ class DocumentAdmin(BaseModel):
         today = today or dt.date.today()
         return cls(doc_id=row.doc_id, title=row.title, doc_number=row.doc_number, issuer=row.issuer,
                    published=row.published, effective_from=row.effective_from, expires=row.expires,
-                   expired=bool(row.expires and row.expires < today), category=row.category, url=row.url,
+                   expired=not in_force(row.expires, today), category=row.category, url=row.url,
                    source=row.source, sample=row.sample, format=row.format, status=row.status,
                    serving=bool(row.active_hash) and row.status != "deleted", version=row.version,
                    chunk_count=row.chunk_count, updated_at=row.updated_at, overrides=row.overrides or {})
@@ -117,7 +118,7 @@ class DocumentDetail(DocumentAdmin):
 class MetadataUpdate(BaseModel):
     """Fields to change; a field sent as null goes back to what the file itself says."""
 
-    # The same caps as every other way metadata comes in (ingest.metadata.FIELD_LIMITS).
+    # The same caps as every other way metadata comes in (app.components.doc_files.FIELD_LIMITS).
     title: CleanText | None = Field(None, max_length=FIELD_LIMITS["title"][1])
     doc_number: CleanText | None = Field(None, max_length=FIELD_LIMITS["doc_number"][1], description="文号")
     issuer: CleanText | None = Field(None, max_length=FIELD_LIMITS["issuer"][1])

@@ -1,8 +1,11 @@
-"""Everything the staff console needs, built once with the app's services."""
+"""Everything the staff console needs, built once by the composition root (app.main.Services.build)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import sessionmaker
 
 from app.admin.audit import AuditLog
 from app.admin.auth import TokenChecker
@@ -11,13 +14,16 @@ from app.admin.insight import InsightService
 from app.admin.jobs import JobRunner, JobStore
 from app.admin.uploads import UploadChecker
 from app.components.conversations import ConversationStore
+from app.components.embeddings import Embedder
 from app.settings import Settings
-from ingest.pipeline import IngestService
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestService
 
 
 @dataclass
 class AdminServices:
-    tokens: TokenChecker
+    tokens: TokenChecker  # the app's one staff-token checker (the admin router and the upload body cap)
     audit: AuditLog
     jobs: JobRunner
     documents: AdminDocuments
@@ -25,11 +31,11 @@ class AdminServices:
     conversations: ConversationStore
 
     @classmethod
-    def build(cls, settings: Settings, ingest: IngestService, conversations: ConversationStore) -> "AdminServices":
-        sessions = ingest.registry.session_factory
+    def build(cls, settings: Settings, *, sessions: sessionmaker, ingest: "IngestService", embedder: Embedder,
+              conversations: ConversationStore) -> "AdminServices":
         audit = AuditLog(sessions)
         jobs = JobRunner(JobStore(sessions), ingest, audit)
         jobs.recover()  # jobs a dead process left running become "interrupted" (retryable)
         return cls(tokens=TokenChecker(settings.admin_tokens), audit=audit, jobs=jobs,
                    documents=AdminDocuments(ingest, UploadChecker(settings), jobs, audit),
-                   insight=InsightService(sessions, ingest.embedder), conversations=conversations)
+                   insight=InsightService(sessions, embedder), conversations=conversations)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from app.components.doc_files import SUPPORTED_SUFFIXES
 from app.errors import PayloadTooLarge, UploadRefused
 from app.settings import Settings
-from ingest.loaders import SUPPORTED_SUFFIXES
 
 MB = 1024 * 1024
 MAX_NAME_CHARS = 200

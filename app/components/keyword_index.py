@@ -15,50 +15,19 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from zhtext.chunk_ids import split_chunk_id
+from zhtext.tokens import tokenize
+
 log = logging.getLogger(__name__)
-
-# Function words and question words that carry no topic. Kept short on purpose: BM25's IDF
-# already discounts common words; these are the ones that would otherwise match everything.
-STOPWORDS = frozenset(
-    "的 了 和 与 及 或 是 在 对 为 把 被 给 有 等 其 之 以 于 由 从 向 将 就 都 也 还 又 并 而 "
-    "吗 呢 吧 啊 呀 么 嘛 哪 哪些 什么 怎么 怎样 如何 多少 几 是否 能否 可以 能 会 要 需要 想 请问 "
-    "请 我 我们 你 你们 他 她 它 这 那 这个 那个 哪个 一下 一个 有没有 没有 是不是 吗？ "
-    "企业 公司 昆山 昆山市 苏州 苏州市 政策 规定".split()
-)
-_TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
-def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
-    """Search-mode jieba tokens (long words plus their parts), lower-cased, no punctuation."""
-    tokens = []
-    for token in _jieba().cut_for_search(text.lower()):
-        token = token.strip()
-        if not token or not _TOKEN_OK.search(token):
-            continue
-        if drop_stopwords and token in STOPWORDS:
-            continue
-        tokens.append(token)
-    return tokens
 
 
 @dataclass
@@ -78,12 +47,6 @@ def chunk_tokens(meta: dict[str, Any], text: str) -> list[str]:
     """What BM25 indexes for a chunk: its title, heading path and 文号, then its text."""
     context = f"{meta.get('title', '')} {meta.get('heading_path', '')} {meta.get('doc_number', '')}"
     return tokenize(f"{context}\n{text}") or ["∅"]
-
-
-def _prefix(chunk_id: str) -> str:
-    """``doc::hash16::`` of ``doc::hash16::0001`` (the version a chunk belongs to)."""
-    head, sep, _ = chunk_id.rpartition("::")
-    return head + sep if sep else chunk_id
 
 
 class _Postings:
@@ -143,7 +106,7 @@ class _Index:
             postings.tfs.append(tf)
         self.pos[chunk_id] = slot
         doc_id = meta.get("doc_id", "")
-        prefix, slots = self.docs.get(doc_id, (_prefix(chunk_id), []))
+        prefix, slots = self.docs.get(doc_id, (split_chunk_id(chunk_id)[0], []))
         slots.append(slot)
         self.docs[doc_id] = (prefix, slots)
         self.total_len += len(tokens)

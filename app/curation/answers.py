@@ -35,6 +35,8 @@ from app.curation.models import (ANSWER_ACTIVE, ANSWER_DISABLED, ANSWER_REVIEW, 
 from app.errors import InvalidAdminRequest, RecordNotFound
 from app.services.answering import Answer, Citation
 from app.services.query import Query, analyse
+from zhtext.chunk_ids import chunk_prefix
+from zhtext.validity import in_force
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +258,7 @@ class CuratedAnswers:
             version = served.get(doc_id)
             if version is None:
                 raise InvalidAdminRequest(f"依据文件 {doc_id or '（未填写）'} 不存在或当前不在用")
-            prefix = f"{doc_id}::{version.content_hash[:16]}::"
+            prefix = chunk_prefix(doc_id, version.content_hash)
             hits = sorted((h for h in self.store.get(self.store.ids_where({"doc_id": doc_id}))
                            if h.id.startswith(prefix)), key=lambda h: h.id)
             chosen = hits[0] if hits else None
@@ -299,7 +301,7 @@ class CuratedAnswers:
                 return f"依据《{title}》已删除" if source["doc_id"] in removed else f"依据《{title}》已不在用"
             if version.content_hash != source.get("content_hash"):
                 return f"依据《{title}》已替换为新版本"
-            if version.expires and version.expires < today:
+            if not in_force(version.expires, today):
                 return f"依据《{title}》已于{version.expires.isoformat()}失效"
         return ""
 
@@ -399,7 +401,7 @@ class CuratedAnswers:
         day = aware(row.updated_at).astimezone(CST).date().isoformat()
         citations = []
         for n, s in enumerate(row.sources, start=1):
-            expired = bool(s.get("expires") and s["expires"] < today.isoformat())
+            expired = not in_force(s.get("expires"), today)
             citations.append(Citation(n=n, doc_id=s["doc_id"], title=s.get("title", ""),
                                       doc_number=s.get("doc_number"), article=s.get("article", ""),
                                       source=s.get("source", ""), url=s.get("url"), snippet=s.get("snippet", ""),

@@ -27,6 +27,7 @@ from app.components.registry import DocumentRow, DocumentStatus, DocumentVersion
 from app.curation.models import (REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, REVIEW_SUPERSEDED,
                                  PublishReviewRow, VersionTextRow, now)
 from app.errors import AdminForbidden, DocumentConflict, InvalidAdminRequest, RecordNotFound
+from zhtext.chunk_ids import chunk_prefix
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class ReviewGate:
             if row is not None and row.content_hash == review.content_hash:
                 if row.active_hash:
                     self._restore_served(doc_id)
-                    prefix = f"{doc_id}::{review.content_hash[:16]}::"
+                    prefix = chunk_prefix(doc_id, review.content_hash)
                     self.ingest.store.delete([i for i in self.ingest.store.ids_where({"doc_id": doc_id})
                                               if i.startswith(prefix)])
                 else:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from app.facts.extract import Condition, PolicyItem, Window
+from zhtext.validity import in_force
 
 ELIGIBLE, POSSIBLE, INELIGIBLE = "eligible", "possible", "ineligible"
 STATUS_ORDER = {ELIGIBLE: 0, POSSIBLE: 1, INELIGIBLE: 2}
@@ -333,8 +334,7 @@ class Matcher:
         if compiled is None or len(compiled) != len(item.conditions):
             compiled = [_compile(c) for c in item.conditions]
         mets = [_met(values, c) for c in compiled if c is not None]
-        expires = getattr(version, "expires", None)
-        expired = bool(expires and expires < today)
+        expired = not in_force(getattr(version, "expires", None), today)
         status = INELIGIBLE if expired or False in mets else POSSIBLE if None in mets else ELIGIBLE
         opens, closes = self._window(item, today)
         return self._lazy(profile, item, version, today, status, opens, closes)
@@ -351,8 +351,7 @@ class Matcher:
             conds = compiled.get(item.item_id)
             if conds is None:
                 conds = [_compile(c) for c in item.conditions]
-            expires = getattr(version, "expires", None)
-            if expires and expires < today:
+            if not in_force(getattr(version, "expires", None), today):
                 status = INELIGIBLE
             else:
                 status = ELIGIBLE
@@ -394,7 +393,7 @@ class Matcher:
 
     def _lazy(self, profile, item, version, today, status, opens, closes) -> Match:
         expires = getattr(version, "expires", None)
-        expired = bool(expires and expires < today)
+        expired = not in_force(expires, today)
 
         def worded() -> list[ConditionResult]:
             results = [evaluate(profile, c, today) for c in item.conditions]
@@ -412,8 +411,7 @@ class Matcher:
         today = today or self.clock()
         out = []
         for item, version in self.live():
-            expires = getattr(version, "expires", None)
-            if expires and expires < max(start, today):
+            if not in_force(getattr(version, "expires", None), max(start, today)):
                 continue
             for opens, closes in _occurrences(item.window, range(start.year, end.year + 1)):
                 hits = [d for d in (opens, closes) if d and start <= d <= end]

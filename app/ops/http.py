@@ -15,7 +15,6 @@ import time
 import uuid
 from urllib.parse import unquote
 
-from app.admin.auth import TokenChecker
 from app.errors import KunruyiError
 from app.api.inputs import has_url_controls
 from app.ops.logs import escape_controls, personal, request_id
@@ -92,7 +91,6 @@ class OpsMiddleware:
         self.settings = settings
         self.trusted = settings.trusted_proxy_list
         self.upload_limit = int(settings.upload_max_mb * MB * UPLOAD_FILES_PER_REQUEST + MB)
-        self.staff = TokenChecker(settings.admin_tokens)
         self.metrics_allow = settings.split_list(settings.metrics_allow)
         self.metrics_token = settings.metrics_token.encode()
 
@@ -107,19 +105,21 @@ class OpsMiddleware:
             return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.metrics_token)
         return False
 
-    def body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
+    def body_limit(self, scope: dict, headers: dict[bytes, bytes]) -> int:
         """Staff uploads get the upload cap, but only with a valid editor token: FastAPI reads a form
         before the admin router's auth runs, so an anonymous client must not stream 400 MB in first."""
-        if path.startswith(UPLOAD_PREFIX) and self._is_editor(headers.get(b"authorization", b"")):
+        if scope["path"].startswith(UPLOAD_PREFIX) and self._is_editor(scope, headers.get(b"authorization", b"")):
             return self.upload_limit
         return self.settings.max_body_bytes
 
-    def _is_editor(self, authorization: bytes) -> bool:
+    @staticmethod
+    def _is_editor(scope: dict, authorization: bytes) -> bool:
         scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if scheme.lower() != "bearer" or not token or services is None:
             return False
-        try:
-            return self.staff.principal(token.strip()).can_write
+        try:  # the app's one token checker, the admin router's (app.admin.auth.require_admin)
+            return services.admin.tokens.principal(token.strip()).can_write
         except KunruyiError:
             return False
 
@@ -132,7 +132,7 @@ class OpsMiddleware:
         scope.setdefault("state", {})["client_ip"] = client_ip(scope, self.trusted)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
-        limit = self.body_limit(scope["path"], headers)
+        limit = self.body_limit(scope, headers)
 
         refusal = None
         if _bad_url(scope):

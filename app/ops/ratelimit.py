@@ -59,3 +59,21 @@ class RateLimiter:
             RATE_LIMITED.labels(scope).inc()
             who = "您的网络地址" if scope == "ip" else "当前会话"
             raise RateLimited(f"{who}提问过于频繁（每分钟最多 {limit} 次），请稍后再试")
+
+
+class _Namespaced:
+    """The shared state with every key under a prefix, so that a second limiter counts apart."""
+
+    def __init__(self, state, prefix: str):
+        self.state, self.prefix = state, prefix
+
+    def incr(self, key: str, ttl: int) -> int:
+        return self.state.incr(self.prefix + key, ttl)
+
+
+def handoff_limiter(settings: Settings, state) -> RateLimiter:
+    """转人工: the chat limiter's logic with the handoff limits and counters of its own (shared state,
+    so every worker counts together)."""
+    limits = settings.model_copy(update={"rate_limit_per_ip": settings.rate_limit_handoff_per_ip,
+                                         "rate_limit_per_conversation": settings.rate_limit_handoff_per_conversation})
+    return RateLimiter(limits, _Namespaced(state, "handoff:"))

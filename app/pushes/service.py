@@ -33,6 +33,7 @@ from app.pushes.models import (
     SeenVersionRow, SubscriptionRow,
 )
 from app.pushes.settings import PushSettings
+from zhtext.validity import in_force
 
 log = logging.getLogger(__name__)
 
@@ -315,8 +316,7 @@ class PushService:
         remind = self.settings.remind_days
         due: list[tuple[Any, Any, str, dt.date]] = []
         for item, version in self.matcher.live():
-            expires = getattr(version, "expires", None)
-            if expires and expires < today:
+            if not in_force(getattr(version, "expires", None), today):
                 continue
             opens, closes = window_dates(item.window, today)
             opening = bool(opens and closes and 0 <= (today - opens).days <= 2 and closes >= today)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from app.components.keyword_index import _jieba, tokenize
 from app.facts import slots as sl
-from ingest.cleaning import normalize
+from zhtext.normalize import normalize
+from zhtext.tokens import segmenter, tokenize, words
 
 # Words that say what is asked or who asks, never what about: a question made of these alone
 # has no topic of its own (申报截止是什么时候？) and takes the previous turn's topic.
@@ -73,10 +73,6 @@ def english_to_chinese(text: str) -> str:
     return " ".join(dict.fromkeys(zh for en, zh in ENGLISH_TERMS.items() if en in low))
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in _jieba().lcut(text) if w.strip() and re.search(r"[\w\u4e00-\u9fff]", w)]
-
-
 # Parts of speech that can carry a topic (nouns, verbal nouns, abbreviations, set phrases, verbs).
 _TOPIC_FLAGS = re.compile(r"^(?:n|vn|v|j|l|eng|i)")
 
@@ -99,7 +95,7 @@ def _has_subject(text: str) -> bool:
 def _topic_tagged(text: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg as pseg
 
-    _jieba()
+    segmenter()
     out = []
     for token in pseg.cut(text):
         w, flag = token.word, token.flag
@@ -183,10 +179,10 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
         # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
         subject = ""
     else:
-        words = [w for w in _words(previous) if w not in GENERIC or w in ("昆山", "苏州")]
+        kept = [w for w in words(previous) if w not in GENERIC or w in ("昆山", "苏州")]
         if own_levels:
-            words = [w for w in words if not sl.levels(w)]
-        subject = "".join(dict.fromkeys(words))
+            kept = [w for w in kept if not sl.levels(w)]
+        subject = "".join(dict.fromkeys(kept))
         anchor = title_subject(previous_title)
         if anchor and anchor not in subject:
             # The policy the last answer quoted keeps the thread when the question before was

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.components.embeddings import Embedder
-from app.components.keyword_index import KeywordIndex, tokenize
+from app.components.keyword_index import KeywordIndex
 from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore
 from app.facts import slots as sl
 from app.facts import vocab
 from app.services.query import Query, analyse
 from app.settings import Settings
-from ingest.metadata import find_doc_number_anywhere
+from zhtext.chunk_ids import chunk_id, split_chunk_id
+from zhtext.docnumbers import find_doc_number_anywhere
+from zhtext.tokens import tokenize
+from zhtext.validity import in_force
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ class RetrievedChunk:
         return self.meta.get("doc_id", "")
 
     def expired(self, today: dt.date) -> bool:
-        return int(self.meta.get("expires_int", 99991231)) < int(today.strftime("%Y%m%d"))
+        return not in_force(self.meta.get("expires"), today)
 
 
 @dataclass
@@ -222,11 +225,11 @@ class Retriever:
         article's opening clause as context, so the answer step knows what the clause is about."""
         for chunk in chunks:
             parents = [p.strip() for p in chunk.meta.get("heading_path", "").split(">")][1:-1]
-            prefix, _, index = chunk.id.rpartition("::")
-            if not parents or not index.isdigit() or "lead" in chunk.meta:
+            prefix, index = split_chunk_id(chunk.id)
+            if not parents or index is None or "lead" in chunk.meta:
                 continue
-            for i in range(int(index) - 1, max(-1, int(index) - 12), -1):
-                entry = self.keywords.entry(f"{prefix}::{i:04d}")
+            for i in range(index - 1, max(-1, index - 12), -1):
+                entry = self.keywords.entry(chunk_id(prefix, i))
                 if entry is None:
                     break
                 if entry[0].get("article") in parents:

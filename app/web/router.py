@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConversationsDep, CorpusDep, SettingsDep, check_handoff_rate
+from app.api.deps import CorpusDep, HandoffDep, SettingsDep, check_handoff_rate
 from app.api.inputs import CleanText
 from app.errors import DocumentNotFound
 from app.services.corpus import DocumentSummary
 from app.web.assets import AssetCatalog
-from app.web.handoff import HandoffService
 
 HERE = Path(__file__).resolve().parent
 DEMO_SUGGESTIONS = ["昆山对省级创新联合体给多少支持？", "高新技术企业认定有什么奖励？", "稳岗补贴怎么申请？"]
@@ -115,12 +114,10 @@ def handoff_contact(settings: SettingsDep) -> ContactResponse:
 
 @router.post("/api/handoff", response_model=HandoffResponse, status_code=201, tags=["handoff"],
              responses={429: {"description": "Too many handoff requests"}})
-def request_handoff(body: HandoffRequest, store: ConversationsDep, settings: SettingsDep,
-                    request: Request) -> HandoffResponse:
+def request_handoff(body: HandoffRequest, service: HandoffDep, request: Request) -> HandoffResponse:
     """转人工: record a request for a person, with the contact details the user chose to give;
     staff see it with the conversation attached. Limited per client IP and per conversation (429);
     a request refused for its contact details (422) is not counted, so fixing a typo never locks a user out."""
-    service = HandoffService(store, settings.service_contact)
     fields = {"name": body.name, "phone": body.phone, "company": body.company, "note": body.note}
     for field, value in fields.items():
         service.clean(field, value)

@@ -13,11 +13,13 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from zhtext.sentences import CLOSERS, split_sentences
+
 MAX_MESSAGE_BYTES = 2048  # WeChat and WeCom text messages (passive replies and the send APIs)
 
-# A sentence ends after 。！？；(or ASCII) together with what belongs to it: citation marks and
-# closing quotes or brackets written after the stop ("…奖励。[1]", "…为准。）"), or at a line break.
-_SENTENCE_END = re.compile(r"[。！？；!?;]+(?:[ \t]*\[\d+\]|[”’」』》）)\]\"'])*|\n")
+# A message is cut after a sentence together with what belongs to it: citation marks and closing
+# quotes or brackets written after the stop ("…奖励。[1]", "…为准。）"), so no part starts "[1]".
+_CLOSERS = CLOSERS + "》]\"'"
 _MARK = re.compile(r"\[(\d+)\]")
 _MARKDOWN = re.compile(r"\*\*|__|^#{1,6}\s+|`", re.MULTILINE)
 
@@ -119,14 +121,8 @@ def _utf8_len(text: str) -> int:
 
 
 def _sentences(text: str) -> list[str]:
-    """``text`` cut after each sentence end (see ``_SENTENCE_END``); the pieces join back to it."""
-    pieces, start = [], 0
-    for found in _SENTENCE_END.finditer(text):
-        pieces.append(text[start:found.end()])
-        start = found.end()
-    if start < len(text):
-        pieces.append(text[start:])
-    return [p for p in pieces if p]
+    """``text`` cut after each sentence end, citation marks kept; the pieces join back to it."""
+    return split_sentences(text, closers=_CLOSERS, marks=True)
 
 
 def _cut_at_chars(text: str, limit: int) -> list[str]:
@@ -145,7 +141,7 @@ def _cut_at_chars(text: str, limit: int) -> list[str]:
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE_BYTES) -> list[str]:
-    """Split at sentence ends (see ``_SENTENCE_END``) into parts of at most ``limit`` UTF-8 bytes.
+    """Split at sentence ends (see ``_sentences``) into parts of at most ``limit`` UTF-8 bytes.
 
     ``"".join(parts) == text``: nothing is dropped or added, so the parts join back to the whole.
     """

@@ -4,37 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import threading
 import time
-from typing import Callable
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from app.wechat.service import WeChatChannel, build_mp_channel, build_work_channel
+from app.api.deps import services_of
+from app.errors import ChannelNotConfigured
+from app.wechat.service import NOT_CONFIGURED, WeChatChannel
 
 router = APIRouter(prefix="/wechat", tags=["wechat"])
-_build_lock = threading.Lock()
 
 
-def _channel(request: Request, name: str, build: Callable[..., WeChatChannel]) -> WeChatChannel:
-    """The app's channel, built on first use (raises the Chinese "not configured" error when off)."""
-    state = request.app.state
-    channels = getattr(state, "wechat_channels", {})
-    if name not in channels:
-        with _build_lock:
-            if not hasattr(state, "wechat_channels"):
-                state.wechat_channels = {}
-            if name not in state.wechat_channels:
-                services = state.services
-                state.wechat_channels[name] = build(state.settings, services.chat, services.conversations,
-                                                    services.state)
-            channels = state.wechat_channels
-    return channels[name]
+def _channel(request: Request, name: str) -> WeChatChannel:
+    """The account built at start (raises the Chinese "not configured" error when it is off)."""
+    channel = services_of(request).channels.get(name)
+    if channel is None:
+        raise ChannelNotConfigured(NOT_CONFIGURED[name])
+    return channel
 
 
 def _base_url(request: Request) -> str:
-    return request.app.state.settings.public_base_url or str(request.base_url)
+    return services_of(request).settings.public_base_url or str(request.base_url)
 
 
 async def _receive(request: Request, background: BackgroundTasks, channel: WeChatChannel) -> Response:
@@ -52,12 +43,12 @@ async def _receive(request: Request, background: BackgroundTasks, channel: WeCha
     return Response(result.content, media_type=result.media_type)
 
 
-def _add_routes(path: str, name: str, build: Callable[..., WeChatChannel], label: str) -> None:
+def _add_routes(path: str, name: str, label: str) -> None:
     def verify(request: Request) -> PlainTextResponse:
-        return PlainTextResponse(_channel(request, name, build).verify(request.query_params))
+        return PlainTextResponse(_channel(request, name).verify(request.query_params))
 
     async def receive(request: Request, background: BackgroundTasks) -> Response:
-        return await _receive(request, background, _channel(request, name, build))
+        return await _receive(request, background, _channel(request, name))
 
     router.add_api_route(path, verify, methods=["GET"], response_class=PlainTextResponse,
                          summary=f"{label}: URL verification",
@@ -67,5 +58,5 @@ def _add_routes(path: str, name: str, build: Callable[..., WeChatChannel], label
                                      "(Official Account) or through the platform's send API.")
 
 
-_add_routes("/mp", "mp", build_mp_channel, "WeChat Official Account")
-_add_routes("/work", "work", build_work_channel, "WeCom app")
+_add_routes("/mp", "mp", "WeChat Official Account")
+_add_routes("/work", "work", "WeCom app")

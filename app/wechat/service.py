@@ -167,6 +167,18 @@ class WeChatChannel:
 
 # --- building the two accounts from settings --------------------------------------------------
 
+NOT_CONFIGURED = {"mp": "微信公众号接入未启用：请先配置 KUNRUYI_WECHAT_MP_TOKEN",
+                  "work": "企业微信接入未启用：请先配置 KUNRUYI_WEWORK_TOKEN"}
+
+
+def build_channels(settings: Settings, chat: ChatService, conversations: ConversationStore,
+                   state: SharedState) -> dict[str, WeChatChannel]:
+    """The accounts whose token is set, by route name (mp, work), built once at start: a wrong key or
+    half a configuration fails the start instead of the first callback."""
+    builders = {"mp": (settings.wechat_mp_token, build_mp_channel), "work": (settings.wework_token, build_work_channel)}
+    return {name: build(settings, chat, conversations, state) for name, (token, build) in builders.items() if token}
+
+
 def _build(settings: Settings, chat: ChatService, conversations: ConversationStore, state: SharedState, *,
            enterprise: bool, token: str, aes_key: str, receiver_id: str) -> WeChatChannel:
     name = "wework" if enterprise else "wechat"
@@ -185,7 +197,7 @@ def build_mp_channel(settings: Settings, chat: ChatService, conversations: Conve
                      state: SharedState) -> WeChatChannel:
     """The Official Account: passive replies within the budget, the customer-service API after it."""
     if not settings.wechat_mp_token:
-        raise ChannelNotConfigured("微信公众号接入未启用：请先配置 KUNRUYI_WECHAT_MP_TOKEN")
+        raise ChannelNotConfigured(NOT_CONFIGURED["mp"])
     if settings.wechat_mp_aes_key and not settings.wechat_mp_app_id:
         raise BackendUnavailable("已配置 EncodingAESKey，但缺少 KUNRUYI_WECHAT_MP_APP_ID，无法解密消息")
     return _build(settings, chat, conversations, state, enterprise=False, token=settings.wechat_mp_token,
@@ -196,7 +208,7 @@ def build_work_channel(settings: Settings, chat: ChatService, conversations: Con
                        state: SharedState) -> WeChatChannel:
     """The WeCom app: always encrypted; every answer goes out through the message-send API."""
     if not settings.wework_token:
-        raise ChannelNotConfigured("企业微信接入未启用：请先配置 KUNRUYI_WEWORK_TOKEN")
+        raise ChannelNotConfigured(NOT_CONFIGURED["work"])
     if not (settings.wework_aes_key and settings.wework_corp_id):
         raise BackendUnavailable("企业微信配置不完整：需要 KUNRUYI_WEWORK_AES_KEY 和 KUNRUYI_WEWORK_CORP_ID")
     return _build(settings, chat, conversations, state, enterprise=True, token=settings.wework_token,

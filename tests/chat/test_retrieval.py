@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.main import Services, create_app
 from app.settings import Settings
-from ingest.cleaning import normalize
+from zhtext.normalize import normalize
 
 
 def test_hybrid_candidates_carry_both_scores(sample_services):

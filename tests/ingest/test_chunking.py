@@ -11,7 +11,8 @@ import pytest
 from ingest.chunking import chunk_document, embedding_text
 from ingest.cleaning import clean_document
 from ingest.loaders import load_bytes
-from ingest.metadata import DOC_NUMBER, build_metadata
+from ingest.metadata import build_metadata
+from zhtext.docnumbers import DOC_NUMBER
 
 
 def chunk_file(path: Path, **kwargs):

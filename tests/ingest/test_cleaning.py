@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.cleaning import clean_document, fold_width, normalize, strip_pinyin, to_simplified, tidy_spaces
+from ingest.cleaning import clean_document
+from zhtext.normalize import fold_width, normalize, strip_pinyin, tidy_spaces, to_simplified
 
 
 def test_pinyin_gloss_removed_after_conversion():

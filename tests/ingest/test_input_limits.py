@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from app.components.doc_files import FIELD_LIMITS, MAX_TITLE_CHARS, parse_sidecar
 from app.errors import UnsupportedDocument
 from ingest.chunking import MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, chunk_document, embedding_text
 from ingest.cleaning import clean_document
-from ingest.loaders import load_bytes, parse_sidecar
-from ingest.metadata import FIELD_LIMITS, MAX_TITLE_CHARS, build_metadata
+from ingest.loaders import load_bytes
+from ingest.metadata import build_metadata
 
 BODY = "第一条 企业研发投入补贴标准为研发费用的百分之十，单个企业最高一百万元。\n"
 

@@ -10,9 +10,10 @@ import re
 
 import pytest
 
+from app.components.doc_files import SUPPORTED_SUFFIXES
 from app.errors import UnsupportedDocument
 from ingest.cleaning import clean_document
-from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes
+from ingest.loaders import LOADERS, load_bytes
 
 
 def load(fixtures_dir, name: str):
@@ -186,6 +187,11 @@ def test_unsupported_message_lists_the_supported_formats(fixtures_dir):
     assert ".xyz" in info.value.message
     for suffix in SUPPORTED_SUFFIXES:
         assert suffix in info.value.message
+
+
+def test_every_supported_format_has_a_loader():
+    # The console checks uploads against SUPPORTED_SUFFIXES; the pipeline reads them with LOADERS.
+    assert tuple(LOADERS) == SUPPORTED_SUFFIXES
 
 
 def test_whitespace_only_file_is_empty():

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from app.components.doc_files import parse_sidecar, sidecar_path
 from app.errors import UnsupportedDocument
 from ingest.cleaning import clean_document
-from ingest.loaders import load_bytes, parse_sidecar, sidecar_path
+from ingest.loaders import load_bytes
 from ingest.metadata import (
     CATEGORIES,
     build_metadata,
-    find_doc_number,
     infer_category,
-    infer_dates,
     infer_issuer,
     infer_title,
 )
+from zhtext.docnumbers import find_doc_number
+from zhtext.validity import infer_dates
 
 D = dt.date
 

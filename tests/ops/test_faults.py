@@ -71,7 +71,7 @@ def test_chroma_server_killed_and_restarted(own_chroma, small_app, caplog):
     assert _logged(caplog, "backend_unavailable", "cause:"), "the log says why (issue 12, item 18)"
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["checks"]["index"].startswith("unavailable: Chroma")
-    settings = client.app.state.settings
+    settings = client.app.state.services.settings
     assert "企业开办要多久？" in _failed_questions(settings.sqlalchemy_url), "the question is kept"
 
     own_chroma.start()
@@ -141,7 +141,7 @@ def test_full_disk_is_reported_and_an_upload_fails_cleanly(small_app, full_disk)
     """Issue 12, item 18: /readyz said 200 on a full disk and an upload returned a plain-text 500
     leaving a .part file."""
     client = small_app(admin_tokens=f"ops:editor:{hash_token(EDITOR_TOKEN)}")
-    settings = client.app.state.settings
+    settings = client.app.state.services.settings
     uploads = full_disk(settings.uploads_dir)
 
     ready = client.get("/readyz")

@@ -110,7 +110,7 @@ def test_injection_inside_a_document_is_data_not_instructions(small_app, make_co
     from ingest.pipeline import build_ingest_service
 
     client = small_app()
-    settings = client.app.state.settings
+    settings = client.app.state.services.settings
     build_ingest_service(settings, embedder=embedder).sync([make_corpus(files={"injected.md": INJECTED_DOC},
                                                                         name="extra")])
     client.app.state.services.keywords.refresh(force=True)

@@ -96,7 +96,7 @@ def test_concurrent_retries_of_a_quick_answer_get_one_passive_reply(
 
 def _drain(client) -> None:
     """Wait until the app's Official Account has no answer in computation or delivery."""
-    assert client.app.state.wechat_channels["mp"].dispatcher.drain(60)
+    assert client.app.state.services.channels["mp"].dispatcher.drain(60)
 
 
 LONG_30 = "高新技术企业认定后可享受企业所得税减按15%的税率征收等优惠，昆山对首次认定的企业给予30万元奖励[1]。"
@@ -229,8 +229,8 @@ def test_send_failures_are_results_not_exceptions(wechat_settings, fresh_state, 
                               timeout=1)
     result = unreachable.send_text(openid, "一")
     assert not result.ok and result.errcode is None
-    unconfigured = PlatformApi(mp_account(wechat_settings(wechat_mp_app_id="", wechat_mp_app_secret="")),
-                               fresh_state, timeout=1)
+    unconfigured = PlatformApi(mp_account(wechat_settings(wechat_mp_app_id="", wechat_mp_app_secret="",
+                                                          wechat_mp_aes_key="")), fresh_state, timeout=1)
     assert not unconfigured.send_text(openid, "一").ok
 
 
@@ -260,6 +260,6 @@ def test_callbacks_do_not_queue_in_the_shared_thread_pool(make_wechat_client, fa
         assert "30万元" in reply_text(mp, post(client, ask(mp, openid)))
     passive = [r for r in caplog.records if "delivery via=passive" in r.getMessage()]
     assert len(passive) == 1 and passive[0].threadName.startswith("wechat-callback")
-    # The first callback builds the channel; its HTTP client (an SSL context, 1.1 s on a loaded host)
+    # The channel is built at start; its HTTP client (an SSL context, 1.1 s on a loaded host)
     # waits for the first API call instead of delaying that callback.
-    assert client.app.state.wechat_channels["mp"].dispatcher.api._client is None
+    assert client.app.state.services.channels["mp"].dispatcher.api._client is None

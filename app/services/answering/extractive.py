@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
-from app.components.keyword_index import tokenize
 from app.facts import slots as sl
 from app.services.answering.base import Answer, AnswerContext, Citation, cited_numbers, compose_footer
+from zhtext.sentences import split_sentences as zh_sentences
+from zhtext.tokens import tokenize
 
-# Semicolons do not end a sentence here: table rows (项目：…；标准：…) and clauses stay whole.
-_SENTENCE = re.compile(r"[^。！？\n]+[。！？]?")
+# Semicolons (and ASCII stops) do not end a sentence here: table rows (项目：…；标准：…) and
+# clauses stay whole.
+_STOPS = "。！？"
 _QUESTION_LINE = re.compile(r"^(?:问|Q\d*)[:：]")
 _ANSWER_PREFIX = re.compile(r"^(?:答|A\d*)[:：]\s*")
 PRIMARY_CHARS = 320   # an article up to this length is quoted whole
@@ -76,7 +78,7 @@ def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, s
             i += 1
             continue
         line = _ANSWER_PREFIX.sub("", line)
-        sentences = [s.strip() for s in _SENTENCE.findall(line) if len(s.strip()) >= 4]
+        sentences = [s.strip() for s in zh_sentences(line, stops=_STOPS) if len(s.strip()) >= 4]
         lead = ""
         if len(sentences) > 1 and len(sentences[0]) <= 24:
             # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
