@@ -14,16 +14,24 @@ import shutil
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
+from app.errors import KunruyiError
 from app.ops.logs import configure_logging
-from app.settings import get_settings
+from app.settings import check_extras, describe_invalid, get_settings
 
 log = logging.getLogger("app")
 
 
 def main() -> int:
-    settings = get_settings()
+    try:  # a wrong setting or a missing optional package: one message naming it, before anything starts
+        settings = get_settings()
+        check_extras(settings)
+    except (ValidationError, KunruyiError) as exc:
+        reason = describe_invalid(exc) if isinstance(exc, ValidationError) else exc.message
+        print(f"拒绝启动 Refusing to start:\n{reason}", file=sys.stderr)
+        return 2
     configure_logging(settings)
     if settings.workers > 1 and not settings.chroma_url:
         print(

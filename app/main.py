@@ -8,7 +8,6 @@ that imports ``ingest`` (the ingestion service the staff console and the keyword
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from typing import Any
 from contextlib import asynccontextmanager
@@ -32,7 +31,7 @@ from app.components.reranker import create_reranker
 from app.components.file_store import check_free_space
 from app.components.shared_state import SharedState, create_shared_state
 from app.components.vector_store import ChromaStore
-from app.errors import KunruyiError, MissingExtraError
+from app.errors import KunruyiError
 from app.facts.checkup import Checkup
 from app.facts.eligibility import Eligibility
 from app.facts.matching import Matcher
@@ -44,29 +43,13 @@ from app.services.answering import create_answerer
 from app.services.chat import ChatService
 from app.services.retrieval import Retriever
 from app.services.corpus import CorpusService
-from app.settings import Settings, get_settings, setting_problem
+from app.settings import Settings, check_extras, get_settings
 from app.web.handoff import HandoffService
 from app.web.security import install_web_security
 from app.wechat.service import WeChatChannel, build_channels
 from ingest.pipeline import IngestService
 
 log = logging.getLogger(__name__)
-
-# Optional packages a setting needs: (setting, the value that needs it or None for "any value", package, extra).
-EXTRAS = (("embedding_backend", "sentence-transformers", "sentence_transformers", "st"),
-          ("reranker_model", None, "sentence_transformers", "st"),
-          ("answer_backend", "llamacpp", "xllamacpp", "llamacpp"))
-
-
-def check_extras(settings: Settings) -> None:
-    """Refuse to start when a setting needs an optional package that is not installed (MissingExtraError)."""
-    for name, value, package, extra in EXTRAS:
-        chosen = getattr(settings, name)
-        if chosen and value in (None, chosen) and importlib.util.find_spec(package) is None:
-            raise MissingExtraError(setting_problem(
-                name, f"{chosen} 需要可选依赖 {package}，请先安装：pip install '.[{extra}]'",
-                f"{chosen} needs the optional package {package}: pip install '.[{extra}]'"))
-
 
 @dataclass
 class Services:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -299,6 +300,25 @@ class OpsSettings(_Group):
 class Settings(StorageSettings, IndexingSettings, RetrievalSettings, AnsweringSettings, ServerSettings,
                WeChatSettings, AdminSettings, CurationSettings, OpsSettings):
     """Every setting of the service, one object: the app's is ``services.settings``."""
+
+
+# Optional packages a setting needs: (setting, the value that needs it or None for any value, package, extra).
+EXTRAS = (("embedding_backend", "sentence-transformers", "sentence_transformers", "st"),
+          ("reranker_model", None, "sentence_transformers", "st"),
+          ("answer_backend", "llamacpp", "xllamacpp", "llamacpp"))
+
+
+def check_extras(settings: Settings) -> None:
+    """Refuse to start when a setting needs an optional package that is not installed (``MissingExtraError``,
+    checked by ``python -m app`` before the server starts and by ``Services.build``)."""
+    from app.errors import MissingExtraError
+
+    for name, value, package, extra in EXTRAS:
+        chosen = getattr(settings, name)
+        if chosen and value in (None, chosen) and importlib.util.find_spec(package) is None:
+            raise MissingExtraError(setting_problem(
+                name, f"{chosen} 需要可选依赖 {package}，请先安装：pip install '.[{extra}]'",
+                f"{chosen} needs the optional package {package}: pip install '.[{extra}]'"))
 
 
 @lru_cache
