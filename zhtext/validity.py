@@ -25,6 +25,13 @@ _VALID_YEARS = re.compile(
 _PUBLISHED_LABEL = re.compile(r"(?:发布|印发|成文|发文)(?:日期|时间)\s*[:：]\s*(?:" + DATE + r"|(\d{4})-(\d{1,2})-(\d{1,2}))")
 
 
+def cn_date(day: dt.date | str) -> str:
+    """A date as Chinese prose writes it: 2026年3月1日 (``day`` a date or an ISO date string)."""
+    if isinstance(day, str):
+        day = dt.date.fromisoformat(day[:10])
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def in_force(expires: dt.date | str | None, on: dt.date) -> bool:
     """Is a document whose validity ends on ``expires`` (inclusive; None or "" = no end date)
     still in force on ``on``? ``expires`` may be a date or an ISO date string."""

@@ -17,6 +17,7 @@ from app.facts.matching import (
     ELIGIBLE, INDUSTRIES, KUNSHAN_DISTRICTS, POSSIBLE, SUZHOU_OTHER, CompanyProfile, Match, Matcher,
 )
 from app.services.answering.base import Answer, Citation
+from zhtext.validity import cn_date
 
 _INTENT = re.compile(
     r"(?:能|可以|可|能够|该|适合)(?:申请|申报|享受|拿到?|领取?|报)(?:到)?(?:哪些|什么|啥|哪几(?![年个月天次]))|"
@@ -115,10 +116,6 @@ ASK = ("为了帮您匹配可申请的政策，请在一条消息里告诉我以
        "您也可以在页面的“政策匹配”中填写表单查看全部结果。")
 
 
-def _cn(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 class Eligibility:
     """The chat hook: an Answer for an eligibility question, None for any other."""
 
@@ -179,7 +176,7 @@ class Eligibility:
             if m.opens and m.opens <= today <= m.closes:
                 line += f"；正在申报，距截止还有{(m.closes - today).days}天"
             elif m.closes >= today:
-                line += f"；申报时间{_cn(m.opens) if m.opens else ''}至{_cn(m.closes)}"
+                line += f"；申报时间{cn_date(m.opens) if m.opens else ''}至{cn_date(m.closes)}"
         elif i.window.text:
             line += f"；申报时间：{i.window.text}"
         unknown = [c.why.split("；")[0] for c in m.conditions if c.met is None and c.why and not c.why.startswith("需人工")]

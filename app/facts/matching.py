@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from app.facts.extract import Condition, PolicyItem, Window
-from zhtext.validity import in_force
+from zhtext.validity import cn_date, in_force
 
 ELIGIBLE, POSSIBLE, INELIGIBLE = "eligible", "possible", "ineligible"
 STATUS_ORDER = {ELIGIBLE: 0, POSSIBLE: 1, INELIGIBLE: 2}
@@ -400,7 +400,7 @@ class Matcher:
             if expired:
                 results.insert(0, ConditionResult(
                     f"政策有效期至{expires.isoformat()}", False,
-                    f"✗ 该政策已于{expires.year}年{expires.month}月{expires.day}日到期失效，不能再申报", None))
+                    f"✗ 该政策已于{cn_date(expires)}到期失效，不能再申报", None))
             return results
 
         return Match(item, getattr(version, "title", "") or item.programme, status, worded, expired, expires,

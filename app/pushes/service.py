@@ -33,7 +33,7 @@ from app.pushes.models import (
     SeenVersionRow, SubscriptionRow,
 )
 from app.pushes.settings import PushSettings
-from zhtext.validity import in_force
+from zhtext.validity import cn_date, in_force
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ BASELINE = ("", "baseline")  # the watcher's row saying "versions live before pu
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _cn(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def doc_key(doc_id: str) -> str:
@@ -76,10 +72,10 @@ class Subscriber:
 
 def window_text(m: Match) -> str:
     if m.opens and m.closes:
-        end = f"{m.closes.month}月{m.closes.day}日" if m.closes.year == m.opens.year else _cn(m.closes)
-        return f"{_cn(m.opens)}至{end}"
+        end = f"{m.closes.month}月{m.closes.day}日" if m.closes.year == m.opens.year else cn_date(m.closes)
+        return f"{cn_date(m.opens)}至{end}"
     if m.closes:
-        return f"{_cn(m.closes)}前"
+        return f"{cn_date(m.closes)}前"
     return m.item.window.text or "以原文为准"
 
 
@@ -339,8 +335,8 @@ class PushService:
                         if m.status not in (ELIGIBLE, POSSIBLE) or not sub.wants(m.item.benefit):
                             continue
                         date = dates[m.item.item_id]
-                        note = (f"已开始申报，{_cn(date)}起" if kind == "open"
-                                else f"将于{_cn(date)}截止，还有{(date - today).days}天")
+                        note = (f"已开始申报，{cn_date(date)}起" if kind == "open"
+                                else f"将于{cn_date(date)}截止，还有{(date - today).days}天")
                         rows.append({"subscription_id": sub.id, "item_id": m.item.item_id, "doc_id": m.item.doc_id,
                                      "trigger_key": f"{kind}:{date.isoformat()}",
                                      "content": self.content(m, kind, today, note)})
@@ -350,7 +346,7 @@ class PushService:
                     batches.append(batch)
         for doc_id, version in self.registry.serving_versions().items():
             if version.expires and 0 < (today - version.expires).days <= 3:
-                note = f"已于{_cn(version.expires)}到期失效，不能再申报"
+                note = f"已于{cn_date(version.expires)}到期失效，不能再申报"
                 batch = self._doc_notice(doc_id, "expired", f"expired:{doc_id}:{version.expires.isoformat()}",
                                          f"政策到期：{version.title}", note,
                                          url=f"{self.public_base_url}/documents/{doc_id}")

@@ -18,6 +18,7 @@ from app.api.inputs import CleanText
 from app.errors import DocumentNotFound
 from app.services.corpus import DocumentSummary
 from app.web.assets import AssetCatalog
+from zhtext.validity import cn_date
 
 HERE = Path(__file__).resolve().parent
 DEMO_SUGGESTIONS = ["昆山对省级创新联合体给多少支持？", "高新技术企业认定有什么奖励？", "稳岗补贴怎么申请？"]
@@ -26,7 +27,7 @@ IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 assets = AssetCatalog()
 templates = Jinja2Templates(directory=HERE / "templates")  # autoescapes .html templates
-templates.env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
+templates.env.filters["cn_date"] = lambda d: cn_date(d) if d else "—"
 
 
 def _loader_source() -> bytes:

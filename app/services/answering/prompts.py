@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.services.answering.base import AnswerContext
+from zhtext.validity import cn_date
 
 SYSTEM_PROMPT = """你是“昆如意”企业服务助手，为昆山企业解答惠企政策、人才、用地和政务办事问题。
 规则：
@@ -34,7 +35,7 @@ def context_block(ctx: AnswerContext) -> str:
 def user_prompt(ctx: AnswerContext) -> str:
     """Today's date, the conversation so far, notes (an expired policy), the passages, the question."""
     today = ctx.today
-    parts = [f"今天是{today.year}年{today.month}月{today.day}日（判断申报时间是否已过、政策是否有效时以此为准）。"]
+    parts = [f"今天是{cn_date(today)}（判断申报时间是否已过、政策是否有效时以此为准）。"]
     if ctx.history:
         turns = "\n".join(f"用户：{q}\n助手：{a}" for q, a in ctx.history[-3:])
         parts.append(f"此前对话（仅供理解追问，不能作为依据）：\n{turns}")
