@@ -340,8 +340,8 @@ def measure_core(data_dir: Path, qs: list[str], label: str) -> dict:
     build_s = time.monotonic() - started
     queries = create_query_embedder(settings, like=ingest.embedder)
     retriever = Retriever(settings, queries, ingest.store, keywords, live=LiveSet(ingest.registry))
-    answerer, fallback = create_answerer(settings, keywords.idf)
-    chat = ChatService(settings, retriever, answerer, fallback, ConversationStore(ingest.registry.session_factory))
+    answerer = create_answerer(settings, keywords.idf)
+    chat = ChatService(settings, retriever, answerer, ConversationStore(ingest.registry.session_factory))
     for q in qs[:10]:
         chat.answer(q)
     answer_t, embed_t = [], []

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Annotated, Iterator, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
 from app.api.deps import ChatDep, ConversationsDep, check_rate
@@ -79,20 +79,21 @@ def chat(body: ChatRequest, service: ChatDep, request: Request) -> ChatResponse:
                         curated=result.curated, answer_id=result.answer_id)
 
 
-@router.post("/chat/stream", responses={200: {"content": {"text/event-stream": {}}},
-                                         429: {"description": "Too many questions"}})
-def chat_stream(body: ChatRequest, service: ChatDep, request: Request) -> StreamingResponse:
-    """The same answer as Server-Sent Events: `meta` (ids, candidate citations), `delta` (text), `done`
-    (final answer, citations, grounded, fallback) or `error`."""
+def admitted(body: ChatRequest, service: ChatDep, request: Request) -> ChatRequest:
+    """Rate limit and input checks, before a stream starts: a refused question is a 429 or 422, not a stream."""
     check_rate(request, body.conversation_id)
-    service.validate(body.message)  # bad input is a 422 before the stream starts
+    service.validate(body.message)
+    return body
 
-    def events():
-        for event in service.stream(body.message, body.conversation_id):
-            yield f"event: {event.event}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+@router.post("/chat/stream", response_class=EventSourceResponse,
+             responses={429: {"description": "Too many questions"}})
+def chat_stream(body: Annotated[ChatRequest, Depends(admitted)], service: ChatDep) -> Iterator[ServerSentEvent]:
+    """The same answer as Server-Sent Events: `meta` (ids, candidate citations), `delta` (text), `done`
+    (final answer, citations, grounded, fallback) or `error`. Each event's data is one JSON object."""
+    for event in service.events(body.message, body.conversation_id):
+        # raw_data: the JSON keeps Chinese as UTF-8 (the default encoding would escape every character).
+        yield ServerSentEvent(event=event.name, raw_data=json.dumps(event.data(), ensure_ascii=False))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationPublic)

@@ -77,7 +77,7 @@ class Features:
 
     def place_set(self) -> frozenset[str]:
         if self.places is None:
-            from app.services.retrieval import place_names
+            from app.services.query import place_names
 
             self.places = frozenset(p for p in place_names(self.text) if p not in _HOME)
         return self.places

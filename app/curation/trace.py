@@ -1,6 +1,6 @@
 """命中测试: what the assistant would do with a question, step by step, without storing anything.
 
-It calls ChatService's own steps (understand, _plan, _generate) — never the conversation store's
+It calls ChatService's own steps (understand, then reply: plan and answer) — never the conversation store's
 writes — so the trace cannot drift from what a citizen gets.
 """
 
@@ -14,6 +14,7 @@ from app.curation.answers import CuratedAnswers
 from app.facts import slots
 from app.services import guard
 from app.services import query as query_mod
+from app.services.answering.base import drain
 
 REASON_LABELS = {"no_evidence": "政策库无依据", "model_not_found": "模型判断无依据", "injection": "疑似注入",
                  "off_topic": "超出服务范围", "cheating": "涉及虚报骗补", "account_status": "查询个案办理进度",
@@ -61,10 +62,7 @@ def trace(chat, curated: CuratedAnswers | None, message: str, conversation_id: s
     if curated is not None:
         curated.dry_run.active = True  # a trace is not a citizen's question: no hit is counted
     try:
-        ctx, reason, refusal = chat._plan(q)
-        answer = refusal if ctx is None else chat._generate(ctx)
-        if ctx is not None and not answer.grounded:
-            answer = chat.refusal("model_not_found")
+        answer = drain(chat.reply(q))
     finally:
         if curated is not None:
             curated.dry_run.active = False

@@ -1,12 +1,18 @@
-"""ChatService: one question in, a grounded and cited answer (or an honest refusal) out."""
+"""ChatService: one question in, a grounded and cited answer (or an honest refusal) out.
+
+One path for every channel: ``events`` validates, stores the question, understands it (one
+``Query``), plans (corrected answer, refusal, eligibility answer, or retrieved evidence), generates
+through the answer backend and stores the answer once, yielding ``Started``, ``Delta``… and
+``Finished`` (or ``Failed``) on the way (app/services/chat_events.py). The streaming endpoint
+forwards the events; ``answer`` (the blocking endpoint, WeChat) keeps the final result.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Generator, Iterator
 
 from app.components.conversations import ConversationStore, new_id
 from app.errors import InvalidQuestion
@@ -14,7 +20,9 @@ from app.ops.metrics import ANSWERS, record_answer
 from app.facts import slots
 from app.services import guard
 from app.services import query as query_mod
-from app.services.answering import Answer, AnswerContext
+from app.services.answering import Answer, AnswerContext, Answerer
+from app.services.answering.base import relay, whole
+from app.services.chat_events import ChatEvent, ChatResult, Delta, Failed, Finished, Started
 from app.services.query import Query
 from app.services.retrieval import Retriever
 from app.settings import Settings
@@ -54,36 +62,11 @@ def _turns(history) -> list[tuple[str, str]]:
             if m.role == "user" and m.status == "ok" and m.id in answers]
 
 
-@dataclass
-class ChatResult:
-    conversation_id: str
-    message_id: str
-    answer: str
-    grounded: bool
-    fallback: bool
-    citations: list[dict[str, Any]]
-    standalone_question: str = ""
-    refusal_reason: str | None = None
-    curated: bool = False  # served from a corrected answer (issue 16)
-    answer_id: str | None = None
-
-
-@dataclass
-class StreamEvent:
-    event: str  # meta | delta | done | error
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class UnsafeOutput(Exception):
-    """The model was steered into repeating its instructions (e.g. by text inside a document)."""
-
-
 class ChatService:
-    def __init__(self, settings: Settings, retriever: Retriever, answerer, fallback, conversations: ConversationStore):
+    def __init__(self, settings: Settings, retriever: Retriever, answerer: Answerer, conversations: ConversationStore):
         self.settings = settings
         self.retriever = retriever
-        self.answerer = answerer
-        self.fallback = fallback
+        self.answerer = answerer  # an LLM backend comes wrapped in WithFallback (answering/factory.py)
         self.conversations = conversations
         self.eligibility = None  # app.facts.eligibility.Eligibility, set by Services.build (issue 15)
         self.curated = None  # app.curation.answers.CuratedAnswers, set by Services.build (issue 16)
@@ -117,7 +100,7 @@ class ChatService:
         previous = last.standalone_question or last.content
         previous_title = (answer.citations or [{}])[0].get("title", "") if previous_docs else ""
         standalone, inherited = query_mod.resolve_follow_up(question, previous, previous_title)
-        if hasattr(self.answerer, "rewrite") and self._llm_ready():
+        if self.answerer.rewrites and self.answerer.available():
             lines = []
             for m in history[-2 * self.settings.history_turns:]:
                 if m.role == "user" and m.status == "ok":
@@ -134,9 +117,6 @@ class ChatService:
                               previous_docs=previous_docs)
         q.history = turns
         return q
-
-    def standalone(self, question: str, conversation_id: str) -> str:
-        return self.understand(question, conversation_id).standalone
 
     def refusal(self, reason: str, related: list[str] | None = None, missing: list[str] | None = None) -> Answer:
         contact = self.settings.service_contact
@@ -160,27 +140,22 @@ class ChatService:
                     "\n".join(f"· 《{title}》" for title in related[:3])
         return Answer(text=text, citations=[], grounded=False, refusal_reason=reason)
 
-    def plan(self, question: str, standalone: str | Query) -> tuple[AnswerContext | None, str | None]:
-        """Retrieve evidence; returns the answer context, or the reason to refuse."""
-        ctx, reason, _ = self._plan(standalone if isinstance(standalone, Query) else
-                                    query_mod.analyse(question, standalone=standalone))
-        return ctx, reason
-
-    def _plan(self, q: Query) -> tuple[AnswerContext | None, str | None, Answer | None]:
+    def plan(self, q: Query) -> tuple[AnswerContext | None, Answer | None]:
+        """The evidence to answer from, or the answer already decided (corrected, refusal, eligibility)."""
         # -- corrected answers hook (issue 16): a staff member's answer to this question or a close
         # paraphrase (工作人员答复) is served first — also for a question the rules below would refuse,
         # which is what staff correct; all logic lives in app/curation/answers.py. None = none applies.
         if self.curated is not None and (corrected := self.curated.answer(q)) is not None:
-            return None, None, corrected
+            return None, corrected
         reason = guard.classify(q.question) or slots.refusal_intent(q.question)
         if reason:
-            return None, reason, self.refusal(reason)
+            return None, self.refusal(reason)
         # -- 政策计算器 hook (issue 15): "我们公司能申请哪些？" is answered from the policy items
         # matched to the company the question describes (or asks for the missing facts); all logic
         # lives in app/facts/eligibility.py. None = an ordinary question, answered below.
         if self.eligibility is not None and self._may_ask_eligibility(q) and \
                 (matched := self.eligibility.answer(q)) is not None:
-            return None, matched.refusal_reason, matched
+            return None, matched
         result = self.retriever.search(q)
         today = dt.date.today()
         if not result.chunks or not result.evidence.sufficient(self.settings):
@@ -189,12 +164,11 @@ class ChatService:
                      ev.topic_coverage, ev.missing_topic)
             related = list(dict.fromkeys(c.meta.get("title", "") for c in result.chunks[:3]
                                          if c.dense is not None and c.dense >= self.settings.refusal_min_dense))
-            return None, "no_evidence", self.refusal("no_evidence", related if ev.missing_topic else None,
-                                                     ev.missing_topic)
+            return None, self.refusal("no_evidence", related if ev.missing_topic else None, ev.missing_topic)
         ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q,
                             history=list(q.history))
         ctx.notes = self._notes(q, result.chunks, today)
-        return ctx, None, None
+        return ctx, None
 
     @staticmethod
     def _may_ask_eligibility(q: Query) -> bool:
@@ -230,118 +204,67 @@ class ChatService:
                     break
         return notes
 
-    def _llm_ready(self) -> bool:
-        return self.answerer is not self.fallback and getattr(self.answerer, "available", lambda: True)()
+    def reply(self, q: Query, *, stream: bool = False, ids: tuple[str, str, str] = ("", "", "")
+              ) -> Generator[ChatEvent, None, Answer]:
+        """Plan and answer an understood question: ``Started`` (with ``ids``: conversation, message and
+        question), ``Delta``…, then returns the Answer. Nothing is stored (the 命中测试 trace drains it)."""
+        ctx, answer = self.plan(q)
+        yield Started(*ids, citations=[c.to_dict() for c in ctx.citations()] if ctx else [])
+        if ctx is None:
+            yield Delta(answer.text)
+            return answer
+        shown: list[str] = []
 
-    def _generate(self, ctx: AnswerContext) -> Answer:
-        if self.answerer is self.fallback:
-            return self.answerer.answer(ctx)
-        try:
-            answer = self.answerer.answer(ctx)
-            if guard.leaks_prompt(answer.text):
-                raise UnsafeOutput("model output repeats the system prompt")
-            return answer
-        except Exception as exc:  # noqa: BLE001 - any LLM failure falls back, the question is kept
-            log.warning("llm answer failed (%s), falling back to extractive", type(exc).__name__)
-            answer = self.fallback.answer(ctx)
-            answer.fallback = True
-            answer.text = "（智能问答服务暂时不可用，以下为政策原文摘录。）\n\n" + answer.text
-            return answer
+        def delta(piece: str) -> Delta:
+            shown.append(piece)
+            return Delta(piece)
+
+        answer = yield from relay(self.answerer.stream(ctx) if stream else whole(self.answerer.answer(ctx)), delta)
+        sent = "".join(shown)
+        if not answer.grounded:
+            # The model said the context does not answer (nothing cited was shown): the fixed
+            # refusal is the answer, streamed and stored alike.
+            refusal = self.refusal("model_not_found")
+            refusal.text = f"{sent}\n\n{refusal.text}" if sent else refusal.text
+            answer = refusal
+        if rest := answer.text[len(sent):]:
+            yield Delta(rest)
+        return answer
 
     # -- public ---------------------------------------------------------------------------------
 
-    def answer(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
-               user_ref: str | None = None) -> ChatResult:
+    def events(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
+               user_ref: str | None = None, stream: bool = True) -> Iterator[ChatEvent]:
+        """One chat turn as events: ``Started``, ``Delta``…, then ``Finished`` (stored exactly once) or
+        ``Failed``. ``stream=False`` asks the backend for the whole answer at once (one Delta)."""
         question = self.validate(message)
         started = time.perf_counter()
         conversation_id = self.conversations.open(conversation_id, channel, user_ref)
         q = self.understand(question, conversation_id)
-        standalone = q.standalone
-        question_id = self.conversations.add_user_message(conversation_id, question)
-        try:
-            ctx, reason, refusal = self._plan(q)
-            answer = refusal if ctx is None else self._generate(ctx)
-            if ctx is not None and not answer.grounded:
-                answer = self.refusal("model_not_found")
-            return self._store(conversation_id, question_id, standalone, answer, started)
-        except Exception:
-            self.conversations.mark_failed(question_id)
-            ANSWERS.labels("failed").inc()
-            raise
-
-    def stream(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
-               user_ref: str | None = None) -> Iterator[StreamEvent]:
-        """The same as ``answer``, as events: meta, delta..., done (or error)."""
-        question = self.validate(message)
-        started = time.perf_counter()
-        conversation_id = self.conversations.open(conversation_id, channel, user_ref)
-        q = self.understand(question, conversation_id)
-        standalone = q.standalone
         question_id = self.conversations.add_user_message(conversation_id, question)
         message_id = new_id()
         try:
-            ctx, reason, refusal = self._plan(q)
-            candidates = [c.to_dict() for c in ctx.citations()] if ctx else []
-            yield StreamEvent("meta", {"conversation_id": conversation_id, "message_id": message_id,
-                                       "question_id": question_id, "citations": candidates})
-            if ctx is None:
-                answer = refusal
-                yield StreamEvent("delta", {"text": answer.text})
-            else:
-                answer = yield from self._stream_answer(ctx)
-            result = self._store(conversation_id, question_id, standalone, answer, started, message_id)
-            yield StreamEvent("done", {
-                "conversation_id": conversation_id, "message_id": message_id, "answer": result.answer,
-                "grounded": result.grounded, "fallback": result.fallback, "citations": result.citations,
-                "curated": result.curated, "answer_id": result.answer_id,
-            })
-        except Exception as exc:  # noqa: BLE001 - a stream ends with an error event, never silently
-            log.exception("chat stream failed conversation=%s", conversation_id)
+            answer = yield from self.reply(q, stream=stream, ids=(conversation_id, message_id, question_id))
+            yield Finished(self._store(conversation_id, question_id, q.standalone, answer, started, message_id))
+        except Exception as exc:  # noqa: BLE001 - a turn ends with Failed, never silently
+            if stream:  # a blocking caller gets the exception raised, and its handler logs it
+                log.exception("chat stream failed conversation=%s", conversation_id)
             self.conversations.mark_failed(question_id)
             ANSWERS.labels("failed").inc()
-            yield StreamEvent("error", {"message": "抱歉，服务暂时出现问题，您的问题已记录，请稍后重试。",
-                                        "conversation_id": conversation_id, "question_id": question_id,
-                                        "error": type(exc).__name__})
+            yield Failed(conversation_id, question_id, exc)
 
-    def _stream_answer(self, ctx: AnswerContext):
-        sent = ""
-        if self.answerer is not self.fallback:
-            watch = guard.LeakWatch()
-            try:
-                for piece in self.answerer.stream(ctx):
-                    if watch.feed(piece):
-                        raise UnsafeOutput("model output repeats the system prompt")
-                    sent += piece
-                    yield StreamEvent("delta", {"text": piece})
-                answer = self.answerer.finish(ctx, sent)
-                if not answer.grounded:
-                    # The model said the context does not answer (nothing cited was streamed): the
-                    # fixed refusal is the answer, streamed and stored alike.
-                    answer = self.refusal("model_not_found")
-                    answer.text = f"{sent}\n\n{answer.text}" if sent else answer.text
-                    yield StreamEvent("delta", {"text": answer.text[len(sent):]})
-                    return answer
-                yield StreamEvent("delta", {"text": answer.text[len(sent):]})
-                return answer
-            except Exception as exc:  # noqa: BLE001
-                log.warning("llm stream failed (%s), falling back to extractive", type(exc).__name__)
-        prefix = "（智能问答服务暂时不可用，以下为政策原文摘录。）\n\n" if self.answerer is not self.fallback else ""
-        if sent:
-            prefix = "\n\n" + prefix
-        body = ""
-        if prefix:
-            yield StreamEvent("delta", {"text": prefix})
-        for piece in self.fallback.stream(ctx):
-            body += piece
-            yield StreamEvent("delta", {"text": piece})
-        answer = self.fallback.finish(ctx, body)
-        yield StreamEvent("delta", {"text": answer.text[len(body):]})
-        answer.text = sent + prefix + answer.text
-        answer.fallback = self.answerer is not self.fallback
-        return answer
+    def answer(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
+               user_ref: str | None = None) -> ChatResult:
+        """The same turn, blocking: the final result (a failure is raised after it is recorded)."""
+        for event in self.events(message, conversation_id, channel=channel, user_ref=user_ref, stream=False):
+            if isinstance(event, Finished):
+                return event.result
+            if isinstance(event, Failed):
+                raise event.error
+        raise RuntimeError("chat turn ended without a result")
 
     def _store(self, conversation_id: str, question_id: str, standalone: str, answer: Answer, started: float,
-               message_id: str | None = None) -> ChatResult:
+               message_id: str) -> ChatResult:
         citations = [c.to_dict() for c in answer.citations]
         latency = (time.perf_counter() - started) * 1000
         message_id = self.conversations.add_answer(

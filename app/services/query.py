@@ -92,13 +92,23 @@ def _has_subject(text: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _topic_tagged(text: str) -> tuple[tuple[str, str], ...]:
+def tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part of speech) pairs of a text: one jieba tagging per text, for topic and places."""
     import jieba.posseg as pseg
 
     segmenter()
+    return tuple((token.word, token.flag) for token in pseg.cut(text))
+
+
+def place_names(text: str) -> list[str]:
+    """Place names in a text (jieba part-of-speech ``ns``)."""
+    return [w for w, flag in tagged(text) if flag == "ns" and len(w) >= 2]
+
+
+@lru_cache(maxsize=4096)
+def _topic_tagged(text: str) -> tuple[tuple[str, str], ...]:
     out = []
-    for token in pseg.cut(text):
-        w, flag = token.word, token.flag
+    for w, flag in tagged(text):
         if len(w) < 2 or w in GENERIC or not _TOPIC_FLAGS.match(flag) or sl.levels(w):
             continue
         if re.fullmatch(r"[\d.]+|20\d\d年?", w) or re.fullmatch(r"[a-z]+", w, re.I) and flag != "eng":
@@ -112,6 +122,8 @@ class Query:
     question: str                 # what the user typed, normalised
     standalone: str               # the question with the conversation's topic filled in
     tokens: list[str] = field(default_factory=list)   # search tokens of the standalone question
+    own_tokens: list[str] = field(default_factory=list)  # tokens of what the user typed (= tokens unless rewritten)
+    places: list[str] = field(default_factory=list)   # place names in the standalone question
     slots: list[str] = field(default_factory=list)
     levels: set[str] = field(default_factory=set)
     years: set[int] = field(default_factory=set)
@@ -137,8 +149,11 @@ def analyse(question: str, *, standalone: str | None = None, follow_up: bool = F
     if english:
         search_text = f"{standalone} {english_to_chinese(standalone)}"
     asked = sl.asked_slots(question) or list(previous_slots or [])
+    tokens = tokenize(search_text)
     return Query(
-        question=question, standalone=search_text, tokens=tokenize(search_text), slots=asked,
+        question=question, standalone=search_text, tokens=tokens,
+        own_tokens=tokens if question == search_text else tokenize(question), places=place_names(search_text),
+        slots=asked,
         levels=sl.levels(question) or sl.levels(standalone), years=sl.years(question),
         topic=list(topic_words(english_to_chinese(standalone) if english else search_text)), latest=sl.asks_latest(question), english=english,
         follow_up=follow_up, previous_docs=list(previous_docs or []),

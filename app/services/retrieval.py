@@ -43,13 +43,6 @@ def _bare_title(title: str) -> str:
     return _TITLE_NOTE.sub("", title.strip())
 
 
-def place_names(text: str) -> list[str]:
-    """Place names in a question (jieba part-of-speech ``ns``)."""
-    import jieba.posseg as pseg
-
-    return [w.word for w in pseg.cut(text) if w.flag == "ns" and len(w.word) >= 2]
-
-
 @dataclass
 class RetrievedChunk:
     id: str
@@ -265,7 +258,7 @@ class Retriever:
                 found += weight
             else:
                 missing.append(term)
-        places = [p for p in place_names(q.standalone) if not self.keywords.mentions(p)]
+        places = [p for p in q.places if not self.keywords.mentions(p)]
         return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage)
 
     @staticmethod

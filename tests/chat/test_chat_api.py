@@ -131,6 +131,16 @@ def test_stream_sends_meta_deltas_and_done(client):
     assert text == done["answer"]
     assert done["grounded"] is True and done["citations"]
     assert "返还申请书" in done["answer"]
+    assert "返还申请书" in response.text  # the JSON keeps Chinese as UTF-8, not \\u escapes
+
+
+def test_blocking_and_streaming_give_the_same_answer(client):
+    question = "高新技术企业认定有什么奖励？"
+    blocking = ask(client, question)
+    done = parse_sse(client.post("/api/chat/stream", json={"message": question}).text)[-1][1]
+    assert done["answer"] == blocking["answer"] and done["citations"] == blocking["citations"]
+    assert (done["grounded"], done["fallback"], done["curated"]) == (blocking["grounded"], blocking["fallback"],
+                                                                     blocking["curated"])
 
 
 def test_stream_refusal_is_a_complete_stream(client):

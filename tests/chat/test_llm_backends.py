@@ -87,6 +87,11 @@ def test_openai_stream_broken_midway_falls_back(make_client):
     done = events[-1]
     assert done[0] == "done" and done[1]["fallback"] is True
     assert "200万元" in done[1]["answer"]
+    # What was shown before the failure stays; the fallback follows it, and the turn is stored once.
+    shown = "".join(d["text"] for n, d in events if n == "delta")
+    assert shown == done[1]["answer"] and "智能问答服务暂时不可用" in shown
+    history = client.get(f"/api/conversations/{done[1]['conversation_id']}").json()["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant"] and history[1]["content"] == shown
 
 
 def test_openai_rewrites_follow_ups(make_client):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Generator, Protocol, TypeVar
 
 from app.services.retrieval import RetrievedChunk
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 CITATION_MARK = re.compile(r"\[(\d{1,2})\]")
 
@@ -90,16 +93,59 @@ class Answer:
     refusal_reason: str | None = None
 
 
+Generation = Generator[str, None, Answer]
+"""Pieces of an answer's text that may be shown at once, then (as the generator's return value) the
+finished Answer, whose text starts with the pieces joined; the rest (the footer) is the caller's to send."""
+
+
 class Answerer(Protocol):
+    """An answer backend. Backends are shared by every request: they keep no per-answer state."""
+
     name: str
+    rewrites: bool  # True when ``rewrite`` can turn a follow-up into a standalone question
+
+    def available(self) -> bool:
+        """False while the backend is known to be down (a question then goes straight to the fallback)."""
+        ...
 
     def answer(self, ctx: AnswerContext) -> Answer: ...
 
-    def stream(self, ctx: AnswerContext) -> Iterator[str]:
-        """Text pieces of the answer body; ``finish`` turns the joined text into an Answer."""
+    def stream(self, ctx: AnswerContext) -> Generation: ...
+
+    def rewrite(self, history: str, question: str) -> str:
+        """The follow-up ``question`` as a standalone question; called only when ``rewrites`` is True."""
         ...
 
-    def finish(self, ctx: AnswerContext, text: str) -> Answer: ...
+
+def whole(answer: Answer) -> Generation:
+    """A blocking answer as a generation that shows nothing before it is finished."""
+    return answer
+    yield  # a generator function: nothing is shown
+
+
+def relay(generation: Generator[str, None, R], wrap: Callable[[str], T]) -> Generator[T, None, R]:
+    """Each piece passed on as ``wrap(piece)`` (which may raise to stop the generation), then
+    returns what the generation returned."""
+    while True:
+        try:
+            piece = next(generation)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            wrapped = wrap(piece)
+        except BaseException:
+            generation.close()
+            raise
+        yield wrapped
+
+
+def drain(generation: Generator[Any, None, R]) -> R:
+    """What a generation returns (an Answer), its pieces discarded."""
+    while True:
+        try:
+            next(generation)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _cn_date(iso: str) -> str:

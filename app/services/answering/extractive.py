@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
+from typing import Callable
 
 from app.facts import slots as sl
-from app.services.answering.base import Answer, AnswerContext, Citation, cited_numbers, compose_footer
+from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
+from zhtext.clauses import CLAUSE_MARK
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
 
@@ -106,6 +107,7 @@ class ExtractiveAnswerer:
     """
 
     name = "extractive"
+    rewrites = False
 
     def __init__(self, term_weight: Callable[[str], float]):
         self._idf = term_weight
@@ -114,8 +116,9 @@ class ExtractiveAnswerer:
         terms: dict[str, float] = {}
         # The user's own words weigh double: in a follow-up they say what is new.
         q = ctx.query
-        for weight, text in ((1.0, ctx.standalone), (2.0, ctx.question)):
-            for t in (q.tokens if q is not None and weight == 1.0 else tokenize(text)):
+        token_lists = (q.tokens, q.own_tokens) if q is not None else (tokenize(ctx.standalone), tokenize(ctx.question))
+        for weight, tokens in zip((1.0, 2.0), token_lists):
+            for t in tokens:
                 idf = self._idf(t) or 1.0
                 terms[t] = max(terms.get(t, 0.0), weight * idf)
         return terms
@@ -267,23 +270,27 @@ class ExtractiveAnswerer:
             text = "\n".join(ctx.notes) + "\n" + text
         return text, cited
 
-    def answer(self, ctx: AnswerContext) -> Answer:
-        text, cited = self.compose(ctx)
-        return Answer(text=f"{text}\n\n{compose_footer(cited)}", citations=cited, grounded=True)
+    def available(self) -> bool:
+        return True
 
-    def stream(self, ctx: AnswerContext) -> Iterator[str]:
-        text, _ = self.compose(ctx)
+    def rewrite(self, history: str, question: str) -> str:
+        raise NotImplementedError("the extractive backend does not rewrite follow-ups (rewrites is False)")
+
+    def answer(self, ctx: AnswerContext) -> Answer:
+        return _finished(*self.compose(ctx))
+
+    def stream(self, ctx: AnswerContext) -> Generation:
+        text, cited = self.compose(ctx)
         for start in range(0, len(text), 24):
             yield text[start:start + 24]
-
-    def finish(self, ctx: AnswerContext, text: str) -> Answer:
-        _, cited = self.compose(ctx)
-        numbers = set(cited_numbers(text))
-        cited = [c for c in cited if c.n in numbers]
-        return Answer(text=f"{text}\n\n{compose_footer(cited)}", citations=cited, grounded=True)
+        return _finished(text, cited)
 
 
-_LABEL_PREFIX = re.compile(r"^(?:第[一二三四五六七八九十百零〇两\d]+条|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．](?!\d))\s*")
+def _finished(text: str, cited: list[Citation]) -> Answer:
+    return Answer(text=f"{text}\n\n{compose_footer(cited)}", citations=cited, grounded=True)
+
+
+_LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _MD_ESCAPE = re.compile(r"\\([.\-*_#+!()\[\]`>|])")
 
 

@@ -13,8 +13,8 @@ import time
 from typing import Callable, Iterator, TypeVar
 
 from app.errors import ConfigurationError, MissingExtraError
-from app.services.answering.base import (CITATION_MARK, Answer, AnswerContext, cited_numbers, compose_footer,
-                                         keep_known_citations)
+from app.services.answering.base import (CITATION_MARK, Answer, AnswerContext, Generation, cited_numbers,
+                                         compose_footer, keep_known_citations)
 from app.services.answering.prompts import REWRITE_PROMPT, SYSTEM_PROMPT, user_prompt
 from app.settings import Settings
 
@@ -58,6 +58,7 @@ class _LLMAnswerer:
     """
 
     name = "llm"
+    rewrites = True
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
         self._cooldown = settings.llm_cooldown
@@ -97,9 +98,16 @@ class _LLMAnswerer:
     def answer(self, ctx: AnswerContext) -> Answer:
         return self.finish(ctx, self._guarded(lambda: self._complete(SYSTEM_PROMPT, user_prompt(ctx))))
 
-    def stream(self, ctx: AnswerContext) -> Iterator[str]:
+    def stream(self, ctx: AnswerContext) -> Generation:
         """Whole sentences, each checked before it is sent: nothing is sent until the model has
         cited a real passage, so an uncited answer never reaches the user ahead of a refusal."""
+        shown = []
+        for piece in self._sentences(ctx):
+            shown.append(piece)
+            yield piece
+        return self.finish(ctx, "".join(shown))
+
+    def _sentences(self, ctx: AnswerContext) -> Iterator[str]:
         if not self.available():
             raise LLMUnavailable("llm recently failed")
         valid = set(range(1, len(ctx.chunks) + 1))
