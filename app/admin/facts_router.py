@@ -25,7 +25,7 @@ ASSETS = {"facts.js": "text/javascript; charset=utf-8", "facts.css": "text/css; 
 
 
 def get_facts(request: Request) -> PolicyFacts:
-    return request.app.state.services.ingest.facts
+    return request.app.state.services.facts
 
 
 FactsDep = Annotated[PolicyFacts, Depends(get_facts)]
@@ -65,7 +65,7 @@ class FactsPage(BaseModel):
 
 
 def _served(request: Request) -> dict[str, Any]:
-    return request.app.state.services.ingest.registry.serving_versions()
+    return request.app.state.services.registry.serving_versions()
 
 
 @api.get("/facts", response_model=FactsPage)

@@ -20,9 +20,9 @@ class CurationServices:
     @classmethod
     def build(cls, services) -> "CurationServices":
         settings, admin = services.settings, services.admin
-        sessions = services.ingest.registry.session_factory
+        sessions = services.sessions
         answers = CuratedAnswers(settings, sessions, services.retriever.embedder, services.retriever.live,
-                                 services.ingest.store, admin.audit)
+                                 services.store, admin.audit)
         gate = ReviewGate(settings, sessions, admin.jobs, admin.audit)
         previous = admin.jobs.before_activate
 

@@ -43,8 +43,8 @@ class Pushes:
 def build_pushes(services, push_settings: PushSettings | None = None) -> Pushes:
     push_settings = push_settings or PushSettings()
     settings = services.settings
-    sessions = services.ingest.registry.session_factory
-    service = PushService(sessions, services.matcher, services.ingest.registry, push_settings,
+    sessions = services.sessions
+    service = PushService(sessions, services.matcher, services.registry, push_settings,
                           public_base_url=settings.public_base_url)
     sender = Sender(sessions, services.state, build_delivery(settings, services.state, push_settings, sessions),
                     push_settings, clock=service.clock)
