@@ -11,30 +11,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from zhtext.clauses import ARTICLE, CN_NUM, ITEM, SECTION, SUBSECTION
 from zhtext.docnumbers import DOC_NUMBER
 from zhtext.normalize import shorten
 from zhtext.sentences import split_sentences
-
-NUM = "一二三四五六七八九十百零〇两"
 
 # Markdown headings rank 1-6 and 编/章/节 rank 10-12 everywhere. The clause markers below
 # have no fixed order across documents (一、 may hold 第X条, or 第X条 may hold （一）), so
 # their rank is the order in which a document first uses them.
 _FIXED: list[tuple[int, re.Pattern[str]]] = [
-    (10, re.compile(rf"^第[{NUM}\d]+编")),
-    (11, re.compile(rf"^第[{NUM}\d]+章")),
-    (12, re.compile(rf"^第[{NUM}\d]+节")),
+    (10, re.compile(rf"^第[{CN_NUM}\d]+编")),
+    (11, re.compile(rf"^第[{CN_NUM}\d]+章")),
+    (12, re.compile(rf"^第[{CN_NUM}\d]+节")),
 ]
 _CLAUSES: dict[str, re.Pattern[str]] = {
-    "section": re.compile(r"^[一二三四五六七八九十]{1,3}、"),
-    "subsection": re.compile(r"^[（(][一二三四五六七八九十]{1,3}[)）]"),
-    "article": re.compile(rf"^第[{NUM}\d]+条"),
+    "section": re.compile("^" + SECTION),
+    "subsection": re.compile("^" + SUBSECTION),
+    "article": re.compile("^" + ARTICLE),
     "question": re.compile(r"^(?:问|Q\d*)[:：]"),
 }
 # Cleaning drops the space in "### （一）…", so a Markdown heading may start right after the #s.
 _MD_HEADING = re.compile(r"^(#{1,6})\s*([^#\s].*?)\s*#*$")
-_ARTICLE_LABEL = re.compile(rf"^第[{NUM}\d]+条")
-_ITEM = re.compile(r"^(?:\d{1,2}[.、．](?!\d)|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[-*•·]\s)")
+_ITEM = re.compile(rf"^(?:{ITEM}|[（(]\d{{1,2}}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]|[-*•·]\s)")
 # A heading is context for every chunk under it (stored with each chunk and embedded with it), so a
 # label and the whole context are capped: one 40,000-character heading must not ride on 161 chunks.
 MAX_LABEL_CHARS = 80
@@ -70,7 +68,7 @@ class _Section:
 def _label(line: str, kind: str) -> str:
     """A short label for the heading path: the heading itself, not the clause it opens."""
     if kind == "article":
-        return _ARTICLE_LABEL.match(line).group(0)[:MAX_LABEL_CHARS]
+        return _CLAUSES["article"].match(line).group(0)[:MAX_LABEL_CHARS]
     if kind == "question":
         return line[:40]
     head = re.split(r"[。；：:，,]", line, maxsplit=1)[0]

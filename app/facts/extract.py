@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from app.facts import slots as sl
+from zhtext.clauses import CLAUSE_MARK
 
-_MARK = re.compile(r"^(?:第[一二三四五六七八九十百零〇两\d]+条|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．](?!\d))")
 _GRANT = re.compile(r"给予|奖励|补贴|补助|资助|贴息|支持|返还|发放|奖补")
 _MONEY = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿|千)?\s*元")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
@@ -350,7 +350,7 @@ def _label(path: list[str]) -> str:
     """第三条（一）: the last two clause markers of the path, or the heading itself."""
     marks: list[str] = []
     for p in path:
-        m = _MARK.match(p)
+        m = CLAUSE_MARK.match(p)
         if m and (not marks or marks[-1] != m.group(0)):
             marks.append(m.group(0))
     if marks:
@@ -381,13 +381,13 @@ def extract_items(doc_id: str, content_hash: str, title: str, clauses: Iterable[
         heading = " ".join(c.path[-2:])
         lines = [ln.strip() for ln in c.text.split("\n") if ln.strip()]
         if sl.heading_states(heading, sl.MATERIALS) or (lines and re.search(r"(?:申报|申请)材料", lines[0][:20])):
-            materials += [_MARK.sub("", ln).strip("；;。 ") for ln in lines[1:] if _MARK.match(ln)][:12]
+            materials += [CLAUSE_MARK.sub("", ln).strip("；;。 ") for ln in lines[1:] if CLAUSE_MARK.match(ln)][:12]
         if sl.heading_states(heading, sl.CONDITIONS) or (lines and re.search(r"(?:申报|申请)条件", lines[0][:20])):
             for ln in lines[1:] if len(lines) > 1 else lines:
                 typed = [] if _CONDITIONAL.match(ln) else conditions_of(ln)
                 if re.search(r"可申请|可享受", ln):  # the scope of one programme (…的，可申请贴息奖励)
                     typed = [t for t in typed if t.field in ("region", "industry", "enterprise_type")]
-                general += typed or [Condition(_MARK.sub("", ln).strip("；;。 ")[:80])]
+                general += typed or [Condition(CLAUSE_MARK.sub("", ln).strip("；;。 ")[:80])]
         elif _SCOPE_HEADING.search(heading) and not _granting_units(c):
             general += [t for ln in lines for t in conditions_of(ln)  # 适用范围 / 支持范围: who, not what for
                         if t.field in ("region", "industry", "enterprise_type")]
@@ -435,7 +435,7 @@ def extract_items(doc_id: str, content_hash: str, title: str, clauses: Iterable[
             items.append(PolicyItem(
                 item_id=hashlib.sha1(f"{key}|{content_hash}".encode()).hexdigest()[:16], doc_id=doc_id,
                 content_hash=content_hash, article=label, chunk_id=c.chunk_id,
-                programme=re.split(r"[。：:，,]", _MARK.sub("", heading).strip())[0][:40] or title,
+                programme=re.split(r"[。：:，,]", CLAUSE_MARK.sub("", heading).strip())[0][:40] or title,
                 benefit=benefit, amount_text=amount_text, amount_max_wan=top, ratio=ratio,
                 window=_item_window(text, label, sections.get(_section(c.path), c.text), scheduled, window), department=department_of(text) or department,
                 materials=materials, conditions=conditions, text=text[:400]))
@@ -481,19 +481,19 @@ def _scope_item(doc_id: str, content_hash: str, title: str, clauses: list[Clause
     if region and not any(x.field == "region" for x in conds):
         conds.insert(0, Condition(f"在{region}依法登记注册", "region", "eq", region))
     text = "\n".join(c.text for c in sections[name])
-    label = _label(first.path[:1]) if first.path and _MARK.match(first.path[0]) else _label(first.path)
+    label = _label(first.path[:1]) if first.path and CLAUSE_MARK.match(first.path[0]) else _label(first.path)
     benefit = "用地" if re.search(r"用地|供地|土地|标准地", title) else "资质认定"
     return PolicyItem(
         item_id=hashlib.sha1(f"{doc_id}#{label}|{content_hash}".encode()).hexdigest()[:16], doc_id=doc_id,
         content_hash=content_hash, article=label, chunk_id=first.chunk_id,
-        programme=re.split(r"[。：:，,]", _MARK.sub("", first.path[0] if first.path else title).strip())[0][:40] or title,
+        programme=re.split(r"[。：:，,]", CLAUSE_MARK.sub("", first.path[0] if first.path else title).strip())[0][:40] or title,
         benefit=benefit, amount_text="", amount_max_wan=None, ratio=None, window=window, department=department,
         materials=materials, conditions=conds, text=text[:400])
 
 
 def _section(path: list[str]) -> str:
     """The top numbered heading a clause sits under (一、失业保险稳岗返还), "" when none."""
-    return next((p for p in path if _MARK.match(p)), "")
+    return next((p for p in path if CLAUSE_MARK.match(p)), "")
 
 
 def _item_window(text: str, label: str, clause_text: str, scheduled: dict[str, Window], default: Window) -> Window:
@@ -512,9 +512,9 @@ def _granting_units(clause: Clause) -> list[tuple[list[str], str]]:
     """The parts of a clause that grant something: its numbered lines, or the clause itself."""
     lines = [ln.strip() for ln in clause.text.split("\n") if ln.strip()]
     units: list[tuple[list[str], str]] = []
-    own = _MARK.match(clause.path[-1]).group(0) if clause.path and _MARK.match(clause.path[-1]) else None
+    own = CLAUSE_MARK.match(clause.path[-1]).group(0) if clause.path and CLAUSE_MARK.match(clause.path[-1]) else None
     for i, ln in enumerate(lines):
-        mark = _MARK.match(ln)
+        mark = CLAUSE_MARK.match(ln)
         if i == 0 and (own is None or (mark and mark.group(0) == own)):
             continue  # the clause's own opening line
         if mark and _GRANT.search(ln) and (_MONEY.search(ln) or _PERCENT.search(ln) or _BASIS.search(ln)):

@@ -1,0 +1,20 @@
+"""Clause marks: how Chinese policy documents number their parts.
+
+第三条 (an article), 一、 (a section), （一） (a sub-section), 1. or 1、 (a numbered item). Chunking
+finds headings with them; the facts extractor and the answer step strip them from labels and
+sentences.
+"""
+
+from __future__ import annotations
+
+import re
+
+CN_NUM = "一二三四五六七八九十百零〇两"  # the characters of a number written in Chinese
+
+ARTICLE = rf"第[{CN_NUM}\d]+条"
+SECTION = r"[一二三四五六七八九十]{1,3}、"
+SUBSECTION = r"[（(][一二三四五六七八九十]{1,3}[)）]"
+ITEM = r"\d{1,2}[.、．](?!\d)"  # 1. and 1、 but not the 1.5 of an amount
+
+# Any clause mark at the start of a line or label: 第三条, （一） or （1）, 一、, 1.
+CLAUSE_MARK = re.compile(rf"^(?:{ARTICLE}|[（(][一二三四五六七八九十\d]{{1,3}}[)）]|{SECTION}|{ITEM})")
