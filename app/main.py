@@ -90,9 +90,9 @@ class Services:
         keywords.refresh(force=True)
         retriever = Retriever(settings, query_embedder, store, keywords, reranker=create_reranker(settings),
                               live=LiveSet(registry))
-        answerer, fallback = create_answerer(settings, keywords.idf)
+        answerer = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(sessions)
-        chat = ChatService(settings, retriever, answerer, fallback, conversations)
+        chat = ChatService(settings, retriever, answerer, conversations)
         matcher = Matcher(facts, registry)
         chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
         chat.checkup = Checkup(chat.eligibility, sessions)  # WeChat 政策体检, profile per OpenID
