@@ -1,6 +1,6 @@
 """python -m app: serve on KUNRUYI_HOST:KUNRUYI_PORT over the index in KUNRUYI_DATA_DIR.
 
-The database schema is created here, once, before uvicorn starts its workers (several workers
+The database schema is migrated here, once, before uvicorn starts its workers (several workers
 creating tables at the same time raced on a fresh PostgreSQL). A start that fails — the database
 unreachable, a worker whose start-up fails — ends with a non-zero exit code, also with several
 workers, so that `docker run`, restart policies and systemd see it.
@@ -69,11 +69,11 @@ def main() -> int:
 
 
 def _create_schema(settings) -> bool:
-    from app.components.database import create_db_engine, create_schema
+    from app.components.database import create_db_engine, upgrade_schema
 
     engine = create_db_engine(settings)
     try:
-        create_schema(engine)
+        upgrade_schema(engine)  # Alembic migrations, adopting a database made before them
     except Exception as exc:  # noqa: BLE001 - any failure here means the service cannot work
         log.error("start-up failed: database schema could not be created (%s: %s)",
                   type(exc).__name__, (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0][:300])

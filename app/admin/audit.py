@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
-from app.components.database import Base
+from app.admin.models import AuditRow
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class AuditRow(Base):
-    __tablename__ = "admin_audit"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
-    actor: Mapped[str] = mapped_column(String(64), index=True)
-    role: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    doc_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    version: Mapped[int | None] = mapped_column(Integer)
-    job_id: Mapped[str | None] = mapped_column(String(32))
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+__all__ = ["AuditLog", "AuditRow"]
 
 
 class AuditLog:
     def __init__(self, session_factory: sessionmaker):
-        self._sessions = session_factory  # the table is created by database.create_schema
+        self._sessions = session_factory  # the table is created by database.upgrade_schema
 
     def record(self, actor: str, role: str, action: str, *, doc_id: str | None = None, version: int | None = None,
                job_id: str | None = None, detail: dict[str, Any] | None = None) -> None:

@@ -9,7 +9,8 @@ process on this host is noticed at the next start (its pid is gone); on another 
 that died) by its lease: the owning process refreshes ``heartbeat_at`` every HEARTBEAT_SECONDS while
 it holds queued or running jobs, and any instance treats a job whose heartbeat is older than
 LEASE_SECONDS as interrupted. Uploaded originals are read through the shared FileStore, so a retry
-on another machine finds the file.
+on another machine finds the file. A job submitted with the documents its request already parsed
+indexes those (each file is parsed once); a retried or resumed job parses the stored original again.
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ import socket
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
 
 from app.admin.audit import AuditLog
 from app.admin.auth import Principal
-from app.components.database import Base
+from app.admin.models import JobRow
 from app.components.file_store import FileStore
 from app.components.registry import DocumentStatus
 from app.errors import DocumentConflict, DocumentNotFound, RecordNotFound, KunruyiError, UnsupportedDocument
 from app.ops.metrics import INGEST_JOBS
-from ingest.pipeline import IngestService, PreparedDocument
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestService, PreparedDocument
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +63,6 @@ class ActivationHeld(Exception):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-class JobRow(Base):
-    __tablename__ = "admin_jobs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    done: Mapped[int] = mapped_column(Integer, default=0)
-    # [{name, doc_id, path, overrides, status, message, chunks, version}]
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    message: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16), default="editor")
-    owner: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # Refreshed by the owning process while the job is queued or running (added column, see database.py).
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def job_item(*, name: str, doc_id: str, path: Path | str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -217,14 +199,20 @@ class JobRunner:
         # Uploaded originals live in the database too, so any instance can (re)index them.
         self.files = FileStore(ingest.registry.session_factory, ingest.settings.uploads_dir)
         self.corpus_lock = threading.RLock()
+        # (job id, item index) -> the document the request parsed; used once by the first run of the job.
+        self._prepared: dict[tuple[str, int], PreparedDocument] = {}
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
 
     # -- submitting -----------------------------------------------------------------------------
 
-    def submit(self, kind: str, items: list[dict[str, Any]], principal: Principal) -> JobRow:
+    def submit(self, kind: str, items: list[dict[str, Any]], principal: Principal,
+               prepared: list[PreparedDocument] | None = None) -> JobRow:
+        """Queue a job; ``prepared`` are the items' documents as the request parsed them (same order)."""
         job = self.store.create(kind, items, principal, PROCESS_OWNER)
+        for index, doc in enumerate(prepared or ()):
+            self._prepared[(job.id, index)] = doc
         log.info("job queued id=%s kind=%s items=%d by=%s", job.id, kind, len(items), principal.name)
         self._enqueue(job.id)
         return job
@@ -286,6 +274,13 @@ class JobRunner:
     # -- running --------------------------------------------------------------------------------
 
     def run(self, job_id: str) -> None:
+        try:
+            self._run(job_id)
+        finally:  # a retry parses the stored originals again
+            for key in [key for key in self._prepared if key[0] == job_id]:
+                self._prepared.pop(key, None)
+
+    def _run(self, job_id: str) -> None:
         job = self.store.set_status(job_id, RUNNING, "处理中")
         failed = held = 0
         for index, item in enumerate(job.items):
@@ -297,7 +292,7 @@ class JobRunner:
             self.store.update_item(job_id, index, status=ITEM_INDEXING, message="正在解析并建立索引")
             try:
                 with self.corpus_lock:
-                    version, chunks = self._index(job.kind, item)
+                    version, chunks = self._index(job.kind, item, self._prepared.pop((job_id, index), None))
             except ActivationHeld as exc:  # indexed, not served: waits for a reviewer (issue 16)
                 held += 1
                 row = self.ingest.registry.get(item["doc_id"])
@@ -330,7 +325,7 @@ class JobRunner:
             self.store.set_status(job_id, DONE, f"完成，{total} 个文件均已可检索")
         log.info("job finished id=%s failed=%d total=%d", job_id, failed, total)
 
-    def _index(self, kind: str, item: dict[str, Any]) -> tuple[int, int]:
+    def _index(self, kind: str, item: dict[str, Any], doc: PreparedDocument | None) -> tuple[int, int]:
         registry = self.ingest.registry
         row = registry.get(item["doc_id"])
         if kind == "upload":
@@ -342,7 +337,8 @@ class JobRunner:
         path = self.files.local_path(item["path"])  # another machine's upload: written back from the database
         if not path.is_file():
             raise UnsupportedDocument(f"原文件不存在：{path.name}")
-        doc = self.ingest.prepare_file(path, overrides=item["overrides"])
+        if doc is None:  # not parsed by a request of this process (a retry, or a job resumed elsewhere)
+            doc = self.ingest.prepare_file(path, overrides=item["overrides"])
         if doc.meta.doc_id != item["doc_id"]:
             raise DocumentConflict(f"文件解析出的 doc_id「{doc.meta.doc_id}」与文档 {item['doc_id']} 不一致")
         chunks = self.ingest.index(doc, path=str(path), before_activate=self.before_activate)

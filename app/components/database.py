@@ -1,43 +1,41 @@
-"""SQL store: SQLite in the data dir by default, PostgreSQL when KUNRUYI_DATABASE_URL names one."""
+"""SQL store: SQLite in the data dir by default, PostgreSQL when KUNRUYI_DATABASE_URL names one.
+
+The tables are those of app.schema (the one registry of table modules). Their shape in a database is
+kept by Alembic revisions (app/migrations/versions): ``upgrade_schema`` brings a database to the newest
+revision. It runs at start (``python -m app`` before the workers start, then every worker through
+create_session_factory, which then finds nothing to do) and by ``python -m app.ops.migrate upgrade``.
+"""
 
 from __future__ import annotations
 
-import importlib
+import functools
 import logging
-import time
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy.orm import sessionmaker
 
+from app.schema import metadata
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Every module that defines tables. Schema creation and backups import them all, so that no table
-# is forgotten (issue 12, item 14: backups missed the staff jobs and the audit log).
-MODEL_MODULES = (
-    "app.components.registry",
-    "app.components.conversations",
-    "app.components.shared_state",
-    "app.components.file_store",
-    "app.admin.jobs",
-    "app.admin.audit",
-    "app.facts.store",
-    "app.curation.models",
-    "app.pushes.models",
-)
-# Columns added to existing tables after their first release (create_all never adds columns).
-# Each is nullable and added by create_schema when missing. (documents has its own list in registry.py.)
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "admin_jobs": ("heartbeat_at",),
-}
-# Any fixed number: the PostgreSQL advisory lock that serialises schema creation between processes.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+# The schema as the releases before migrations left it (create_all and two hand-written ALTER lists).
+BASELINE = "0001"
+# Any fixed number: the PostgreSQL advisory lock that serialises migrations between processes.
 _SCHEMA_LOCK = 7_514_202_611
 
 
-class Base(DeclarativeBase):
-    pass
+class SchemaError(RuntimeError):
+    """The database cannot be brought to the current schema automatically."""
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -62,46 +60,87 @@ def create_db_engine(settings: Settings) -> Engine:
                          connect_args=connect_args)
 
 
-def import_models() -> None:
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
+# -- migrations ---------------------------------------------------------------------------------
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, built in code (the migrations ship inside the package, no alembic.ini)."""
+    config = Config(stdout=sys.stdout)  # the current stdout (Alembic's default is the one at its import)
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection  # app/migrations/env.py runs on this connection
+    return config
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every missing table (and added column), safely when several processes start at once.
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
 
-    ``python -m app`` calls it once before uvicorn starts its workers; every worker calls it again
-    (through create_session_factory), which then finds nothing to do. On PostgreSQL an advisory lock
-    makes concurrent calls take turns (two workers used to race: UniqueViolation on pg_type); on
-    SQLite a concurrent "already exists" is retried.
+
+def head_revision() -> str:
+    return _scripts().get_current_head()
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision recorded in the database (None: never migrated, or empty)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision``, safely when several processes start at once.
+
+    A database already at head costs one cheap read. Otherwise the work runs in one transaction that
+    holds a lock: PostgreSQL's advisory lock, SQLite's write lock (BEGIN IMMEDIATE), so concurrent
+    starts take turns and the later ones find nothing to do. A database created before migrations
+    existed (tables, no alembic_version) is adopted: stamped at the baseline, then upgraded.
     """
-    import_models()
-    for attempt in range(5):
-        try:
-            with engine.begin() as conn:
-                if engine.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-                Base.metadata.create_all(conn)
-                _add_columns(conn)
+    target = head_revision() if revision == "head" else revision
+    with engine.connect() as conn:
+        if current_revision(conn) == target:
             return
-        except (OperationalError, ProgrammingError) as exc:
-            if engine.dialect.name != "sqlite" or "already exists" not in str(exc.orig) or attempt == 4:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    with _locked_transaction(engine) as conn:
+        if current_revision(conn) is None and set(inspect(conn).get_table_names()) & set(metadata.tables):
+            _adopt(conn)
+        command.upgrade(alembic_config(conn), revision)
 
 
-def _add_columns(conn) -> None:
+@contextmanager
+def _locked_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        elif engine.dialect.name == "sqlite":
+            # pysqlite starts no transaction for DDL by itself; this one makes the migration atomic too.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+
+
+def _baseline_metadata() -> MetaData:
+    """The tables as the baseline revision creates them (frozen there; models may move on)."""
+    return _scripts().get_revision(BASELINE).module.metadata
+
+
+def _adopt(conn: Connection) -> None:
+    """Stamp a database created by a release before migrations at the baseline revision.
+
+    Such a release created missing tables at every start and added its late columns by hand, so its
+    database matches the baseline; tables it had not created yet are created here. A column missing
+    from an existing table means a database older than those releases: refused, nothing is changed.
+    """
+    baseline = _baseline_metadata()
     inspector = inspect(conn)
-    for table_name, columns in ADDED_COLUMNS.items():
-        present = {c["name"] for c in inspector.get_columns(table_name)}
-        table = Base.metadata.tables[table_name]
-        for name in columns:
-            if name not in present:
-                ddl = table.c[name].type.compile(dialect=conn.dialect)
-                conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {ddl}"))
-                log.info("schema: added column %s.%s", table_name, name)
+    existing = set(inspector.get_table_names())
+    missing = [f"{table.name}.{column.name}" for table in baseline.sorted_tables if table.name in existing
+               for column in table.columns
+               if column.name not in {c["name"] for c in inspector.get_columns(table.name)}]
+    if missing:
+        raise SchemaError("数据库由过旧的版本创建，缺少字段，无法自动升级："
+                          f"{', '.join(missing)} (database older than the migration baseline)")
+    baseline.create_all(conn)
+    command.stamp(alembic_config(conn), BASELINE)
+    log.warning("schema: adopted a database created before migrations (stamped %s, %d tables existed)",
+                BASELINE, len(existing & set(baseline.tables)))
 
 
 def create_session_factory(engine: Engine) -> sessionmaker:
-    create_schema(engine)
+    upgrade_schema(engine)
     return sessionmaker(engine, expire_on_commit=False)

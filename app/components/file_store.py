@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import DateTime, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from app.components.database import Base
+from app.components.orm import Base
 from app.errors import KunruyiError
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, inspect, select, update
-from sqlalchemy import text as sql_text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from app.components.database import Base
+from app.components.orm import Base
 
 
 def _now() -> dt.datetime:
@@ -89,14 +88,6 @@ def _jsonable(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in meta.items()}
 
 
-# Columns added after the first release: (name, DDL type, statement filling existing rows).
-_ADDED_COLUMNS = (
-    ("active_hash", "VARCHAR(64) NOT NULL DEFAULT ''",
-     "UPDATE documents SET active_hash = content_hash WHERE status = 'active'"),
-    ("overrides", "JSON", None),
-)
-
-
 @dataclass(frozen=True)
 class ServedVersion:
     doc_id: str
@@ -160,21 +151,7 @@ class LiveSet:
 
 class DocumentRegistry:
     def __init__(self, session_factory: sessionmaker):
-        self._sessions = session_factory
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Bring a database created by an older release up to date (create_all adds no columns)."""
-        engine = self._sessions.kw["bind"]
-        present = {c["name"] for c in inspect(engine).get_columns("documents")}
-        missing = [c for c in _ADDED_COLUMNS if c[0] not in present]
-        if not missing:
-            return
-        with engine.begin() as conn:
-            for name, ddl, fill in missing:
-                conn.execute(sql_text(f"ALTER TABLE documents ADD COLUMN {name} {ddl}"))
-                if fill:
-                    conn.execute(sql_text(fill))
+        self._sessions = session_factory  # tables created and upgraded by database.upgrade_schema
 
     @property
     def session_factory(self) -> sessionmaker:

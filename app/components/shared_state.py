@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from sqlalchemy import BigInteger, Float, Integer, String, Text, case, cast, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from app.components.database import Base
+from app.components.orm import Base
 from app.settings import Settings
 
 REDIS_PREFIX = "kunruyi:"

@@ -1,4 +1,4 @@
-"""Tables of the curation feature (listed in app.components.database.MODEL_MODULES)."""
+"""Tables of the curation feature (registered in app.schema.MODEL_MODULES)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.components.database import Base
+from app.components.orm import Base
 
 
 def now() -> dt.datetime:

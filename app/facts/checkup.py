@@ -7,16 +7,15 @@ asked for: 区镇, 行业/类型, 营收/研发/员工/成立年份, planned eve
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, delete
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import delete
+from sqlalchemy.orm import sessionmaker
 
-from app.components.database import Base
 from app.facts.eligibility import Eligibility, profile_from_text, wants_matching
 from app.facts.matching import CompanyProfile
+from app.facts.models import CheckupRow
 from app.services.answering.base import Answer
 
 START = re.compile(r"^\s*(?:政策体检|企业体检|政策匹配|开始体检)\s*[!！。.]?\s*$")
@@ -35,19 +34,6 @@ INTRO = ("好的，开始政策体检，共4个问题，只问企业情况，不
          "便于下次直接匹配；随时回复“删除我的信息”即可删除，回复“退出”结束体检。\n\n")
 DELETED = "已删除您保存的企业信息。如需重新匹配，请回复“政策体检”。"
 NOTHING = "您没有保存过企业信息，无需删除。"
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class CheckupRow(Base):
-    __tablename__ = "wechat_checkups"
-
-    user_key: Mapped[str] = mapped_column(String(200), primary_key=True)  # channel:OpenID
-    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    step: Mapped[int] = mapped_column(Integer, default=0)  # 1..4 while asking, 0 when done
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
 
 
 class Checkup:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import JSON, DateTime, String, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from app.components.database import Base
+from app.components.orm import Base
 from app.facts.extract import PolicyItem
 
 PENDING, ACCEPTED, EDITED, REJECTED = "pending", "accepted", "edited", "rejected"

@@ -5,7 +5,7 @@ The archive (tar.gz) holds everything a deployment cannot recompute cheaply:
 - ``manifest.json``: format version, time, embedding model, data dir, row and chunk counts;
 - ``tables/<table>.jsonl``: every SQL table (documents and their versions, conversations,
   messages, feedback, handoffs, staff jobs, audit log, stored uploads ...), one JSON object per row
-  (binary columns as ``{"$base64": ...}``); the list of tables is database.MODEL_MODULES;
+  (binary columns as ``{"$base64": ...}``); the tables are those of the registry app.schema;
 - ``files/...``: the source file (and sidecar) of every document the registry knows (an upload
   received by another machine is taken from the database; a file found nowhere is reported);
 - ``chunks.jsonl``: every chunk in Chroma with its text, metadata and vector.
@@ -33,8 +33,9 @@ from typing import Any, Iterator
 import numpy as np
 from sqlalchemy import Date, DateTime, Engine, LargeBinary, Table, func, select
 
-from app.components.database import Base, create_db_engine, create_schema
+from app.components.database import create_db_engine, create_session_factory, upgrade_schema
 from app.errors import KunruyiError
+from app.schema import metadata
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ def _restore_value(table: Table, column: str, value: Any) -> Any:
 
 
 def _tables(engine: Engine) -> list[Table]:
-    create_schema(engine)  # imports every model module (database.MODEL_MODULES) and creates missing tables
-    return list(Base.metadata.sorted_tables)
+    upgrade_schema(engine)  # the database at the newest revision: every table of app.schema exists
+    return list(metadata.sorted_tables)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -171,15 +172,18 @@ def _safe_member_path(name: str) -> PurePosixPath:
 
 def restore_backup(settings: Settings, source: Path, *, embedder=None) -> BackupSummary:
     """Restore into an empty deployment described by ``settings``."""
-    from ingest.pipeline import build_ingest_service
+    from app.components.embeddings import create_embedder
+    from app.components.registry import DocumentRegistry
+    from app.components.vector_store import ChromaStore
 
-    service = build_ingest_service(settings, embedder=embedder)
+    embedder = embedder or create_embedder(settings)
+    store = ChromaStore(settings, embedder.name, embedder.dimension)
     engine = create_db_engine(settings)
     tables = _tables(engine)
     with engine.connect() as conn:
         filled = [t.name for t in tables if t.name in ("documents", "conversations")
                   and conn.execute(select(func.count()).select_from(t)).scalar()]
-    if filled or service.store.count():
+    if filled or store.count():
         raise BackupError("目标部署不是空的（已有文档、会话或索引），为避免覆盖数据，拒绝恢复。请使用新的数据目录或空数据库。")
     try:
         tar = tarfile.open(source, "r:gz")
@@ -192,8 +196,8 @@ def restore_backup(settings: Settings, source: Path, *, embedder=None) -> Backup
         old_data_dir = Path(manifest["data_dir"])
         new_paths = _restore_files(tar, settings, old_data_dir)
         counts = _restore_tables(tar, engine, tables, new_paths)
-        chunks, reembedded = _restore_chunks(tar, service, manifest)
-    service.registry.bump_generation()
+        chunks, reembedded = _restore_chunks(tar, embedder, store, manifest)
+    DocumentRegistry(create_session_factory(engine)).bump_generation()  # every worker reloads its indexes
     return BackupSummary(tables=counts, files=len(new_paths), chunks=chunks, reembedded=reembedded)
 
 
@@ -253,17 +257,17 @@ def _reset_sequences(engine: Engine, tables: list[Table]) -> None:
                             f"SELECT setval('{seq}', COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)")
 
 
-def _restore_chunks(tar: tarfile.TarFile, service, manifest: dict[str, Any]) -> tuple[int, bool]:
-    same_model = (manifest.get("embedding_model") == service.embedder.name
-                  and int(manifest.get("embedding_dim") or 0) == service.embedder.dimension)
+def _restore_chunks(tar: tarfile.TarFile, embedder, store, manifest: dict[str, Any]) -> tuple[int, bool]:
+    same_model = (manifest.get("embedding_model") == embedder.name
+                  and int(manifest.get("embedding_dim") or 0) == embedder.dimension)
     entries = [json.loads(line) for line in _member_text(tar, "chunks.jsonl").splitlines() if line.strip()]
     for start in range(0, len(entries), CHUNK_BATCH):
         batch = entries[start:start + CHUNK_BATCH]
         if same_model:
             vectors = np.asarray([e["embedding"] for e in batch], dtype=np.float32)
         else:
-            vectors = service.embedder.embed_passages([_embedding_text(e) for e in batch])
-        service.store.upsert(ids=[e["id"] for e in batch], embeddings=vectors,
+            vectors = embedder.embed_passages([_embedding_text(e) for e in batch])
+        store.upsert(ids=[e["id"] for e in batch], embeddings=vectors,
                              documents=[e["document"] for e in batch], metadatas=[e["metadata"] for e in batch])
     return len(entries), not same_model
 
