@@ -25,7 +25,7 @@ from zhtext.chunk_ids import chunk_prefix
 from zhtext.validity import in_force
 
 if TYPE_CHECKING:
-    from ingest.pipeline import IngestService
+    from ingest.pipeline import IngestService, PreparedDocument
 
 EDITABLE_FIELDS = ("title", "doc_number", "issuer", "published", "effective_from", "expires", "category", "url",
                    "sample")
@@ -119,13 +119,14 @@ class AdminDocuments:
             raise UploadRefused("请选择要上传的文件")
         if len(files) > MAX_FILES_PER_REQUEST:
             raise UploadRefused(f"一次最多上传 {MAX_FILES_PER_REQUEST} 个文件")
-        accepted: list[tuple[CheckedFile, dict[str, Any]]] = []
+        accepted: list[tuple[CheckedFile, PreparedDocument]] = []
         seen: set[str] = set()
         for (name, data), meta in zip(files, metadata):
             checked = self.checker.check(name, data)
             try:
                 overrides = clean_overrides(meta, UPLOAD_FIELDS) | {"source": checked.name}
-                doc = self.ingest.prepare(checked.data, name=checked.name, suffix=checked.suffix, overrides=overrides)
+                doc = self.ingest.prepare(checked.data, name=checked.name, suffix=checked.suffix, overrides=overrides,
+                                          pin_doc_id=True)
             except KunruyiError as exc:
                 raise _named(checked.name, exc)
             doc_id = doc.meta.doc_id
@@ -134,17 +135,17 @@ class AdminDocuments:
                 raise DocumentConflict(f"「{checked.name}」：文档 {doc_id}（{doc.meta.title}）已存在。"
                                        "如需更新请在文档详情中使用“替换文件”，或为新文档另填 doc_id")
             seen.add(doc_id)
-            accepted.append((checked, overrides | {"doc_id": doc_id}))
+            accepted.append((checked, doc))
         items = []
         try:
-            for checked, overrides in accepted:
-                items.append(job_item(name=checked.name, doc_id=overrides["doc_id"], overrides=overrides,
+            for checked, doc in accepted:
+                items.append(job_item(name=checked.name, doc_id=doc.meta.doc_id, overrides=doc.overrides,
                                       path=self.files.save(checked.data, checked.suffix)))
         except Exception:
             for item in items:  # all or nothing: a refused batch keeps none of its files
                 self._discard(Path(item["path"]))
             raise
-        job = self.jobs.submit("upload", items, principal)
+        job = self.jobs.submit("upload", items, principal, prepared=[doc for _, doc in accepted])
         for item in items:
             self.audit.record(principal.name, principal.role, "upload", doc_id=item["doc_id"], job_id=job.id,
                               detail={"file": item["name"], "stored": Path(item["path"]).name})
@@ -157,12 +158,12 @@ class AdminDocuments:
         overrides = self._sidecar_metadata(row) | dict(row.overrides or {}) | {"doc_id": doc_id,
                                                                                 "source": checked.name}
         try:
-            self.ingest.prepare(checked.data, name=checked.name, suffix=checked.suffix, overrides=overrides)
+            doc = self.ingest.prepare(checked.data, name=checked.name, suffix=checked.suffix, overrides=overrides)
         except KunruyiError as exc:
             raise _named(checked.name, exc)
         path = self.files.save(checked.data, checked.suffix)
         job = self.jobs.submit("replace", [job_item(name=checked.name, doc_id=doc_id, path=path,
-                                                    overrides=overrides)], principal)
+                                                    overrides=overrides)], principal, prepared=[doc])
         self.audit.record(principal.name, principal.role, "replace", doc_id=doc_id, version=row.version,
                           job_id=job.id, detail={"file": checked.name, "stored": path.name,
                                                  "previous_source": row.source})
@@ -178,9 +179,9 @@ class AdminDocuments:
             overrides.pop(key, None)
             overrides |= clean_overrides({key: value}, EDITABLE_FIELDS)
         path = self._stored_path(row)
-        self.ingest.prepare_file(path, overrides=overrides)  # refuses a bad date, category or link now
+        doc = self.ingest.prepare_file(path, overrides=overrides)  # refuses a bad date, category or link now
         job = self.jobs.submit("metadata", [job_item(name=row.source, doc_id=doc_id, path=path,
-                                                     overrides=overrides)], principal)
+                                                     overrides=overrides)], principal, prepared=[doc])
         self.audit.record(principal.name, principal.role, "edit_metadata", doc_id=doc_id, version=row.version,
                           job_id=job.id, detail={"changes": clean_overrides(changes, EDITABLE_FIELDS),
                                                  "cleared": [k for k, v in changes.items() if v in (None, "")]})
