@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from app.admin.auth import new_token
 from app.errors import MissingExtraError
 from app.main import Services, create_app
-from app.settings import describe_invalid
+from app import settings as settings_module
+from app.settings import Settings, describe_invalid
 from tests.conftest import cli_env, free_port
 from tests.wechat.conftest import MP_AES_KEY, MP_APP_ID, MP_TOKEN, WORK_AES_KEY, WORK_CORP_ID, WORK_TOKEN
 
@@ -115,3 +116,21 @@ def test_good_values_start_with_the_channels_and_token_checker_built_once(make_s
         assert client.app.state.services.settings is plain and client.app.state.services.channels == {}
         assert client.post("/wechat/mp", content=b"<xml/>").json()["error"] == "channel_not_configured"
         assert client.app.state.services.store is services.store
+
+
+def test_the_groups_make_one_settings_object_with_the_env_names_unchanged(tmp_path, monkeypatch):
+    groups = [cls for cls in Settings.__mro__[1:] if cls.__module__ == settings_module.__name__
+              and cls.__name__.endswith("Settings")]
+    assert len(groups) >= 6 and all(cls.__doc__ for cls in groups), "each group says what it holds"
+    fields = [name for cls in groups for name in cls.model_fields if name in vars(cls).get("__annotations__", {})]
+    assert sorted(fields) == sorted(Settings.model_fields), "every setting in exactly one group"
+    # The env prefix, the .env file and each group's validators apply to the combined object.
+    (tmp_path / ".env").write_text(f"KUNRUYI_RETRIEVAL_TOP_K=7\nKUNRUYI_ADMIN_TOKENS={GOOD_TOKEN_ENTRY}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUNRUYI_WECHAT_REPLY_BUDGET", "2.5")
+    settings = Settings()
+    assert (settings.retrieval_top_k, settings.wechat_reply_budget, settings.admin_tokens) == (7, 2.5, GOOD_TOKEN_ENTRY)
+    monkeypatch.setenv("KUNRUYI_WEWORK_TOKEN", "t")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "KUNRUYI_WEWORK_AES_KEY" in describe_invalid(info.value)
