@@ -26,6 +26,7 @@ from app.services.chat_events import ChatEvent, ChatResult, Delta, Failed, Finis
 from app.services.query import Query
 from app.services.retrieval import Retriever
 from app.settings import Settings
+from zhtext.validity import cn_date
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +185,7 @@ class ChatService:
             notes.append("（您的问题为英文，以下依据中文政策原文作答。The answer below is quoted from the Chinese policy text.）")
         top = chunks[0]
         if top.expired(today) and top.meta.get("expires"):
-            d = dt.date.fromisoformat(top.meta["expires"])
-            note = f"请注意：《{top.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效"
+            note = f"请注意：《{top.meta.get('title', '')}》已于{cn_date(top.meta['expires'])}到期失效"
             successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None
             if successor is not None:
                 note += f"，现行接续政策为《{successor.title}》，请以新政策为准"
@@ -198,8 +198,7 @@ class ChatService:
             for chunk in chunks[1:3]:
                 successor = self.retriever.live.successor(chunk.doc_id)
                 if chunk.expired(today) and chunk.meta.get("expires") and successor and successor.doc_id == top.doc_id:
-                    d = dt.date.fromisoformat(chunk.meta["expires"])
-                    notes.append(f"请注意：《{chunk.meta.get('title', '')}》已于{d.year}年{d.month}月{d.day}日到期失效，"
+                    notes.append(f"请注意：《{chunk.meta.get('title', '')}》已于{cn_date(chunk.meta['expires'])}到期失效，"
                                  f"以下依据现行接续政策《{successor.title}》作答。")
                     break
         return notes

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Generator, Protocol, TypeVar
 
 from app.services.retrieval import RetrievedChunk
+from zhtext.clauses import ARTICLE
+from zhtext.validity import cn_date
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -55,7 +57,7 @@ class Citation:
 
 
 _CLAUSE_MARK = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．])")
-_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零〇两\d]+条")
+_ARTICLE = re.compile("^" + ARTICLE)
 
 
 def article_label(article: str, heading_path: str = "") -> str:
@@ -148,11 +150,6 @@ def drain(generation: Generator[Any, None, R]) -> R:
             return stop.value
 
 
-def _cn_date(iso: str) -> str:
-    d = dt.date.fromisoformat(iso)
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 def compose_footer(citations: list[Citation]) -> str:
     """One line: validity of each cited document, a sample-data note, the official-text disclaimer.
 
@@ -166,9 +163,9 @@ def compose_footer(citations: list[Citation]) -> str:
             continue
         seen.add(c.doc_id)
         if c.expired and c.expires:
-            validity.append(f"《{c.title}》已于{_cn_date(c.expires)}到期失效")
+            validity.append(f"《{c.title}》已于{cn_date(c.expires)}到期失效")
         elif c.expires:
-            validity.append(f"《{c.title}》有效期至{_cn_date(c.expires)}")
+            validity.append(f"《{c.title}》有效期至{cn_date(c.expires)}")
     if validity:
         parts.append("；".join(validity) + "。")
     if any(c.sample for c in citations):
