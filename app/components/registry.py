@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.components.orm import Base
+from zhtext.chunk_ids import chunk_prefix
 
 
 def _now() -> dt.datetime:
@@ -182,7 +183,7 @@ class DocumentRegistry:
         with self._sessions() as session:
             rows = session.execute(select(DocumentRow.doc_id, DocumentRow.active_hash).where(
                 DocumentRow.status != DocumentStatus.DELETED, DocumentRow.active_hash != ""))
-            return {doc_id: f"{doc_id}::{active[:16]}::" for doc_id, active in rows}
+            return {doc_id: chunk_prefix(doc_id, active) for doc_id, active in rows}
 
     def serving_versions(self) -> dict[str, "ServedVersion"]:
         """doc_id -> the activated version retrieval may serve, with what answers say about it."""
