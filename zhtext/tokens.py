@@ -48,6 +48,15 @@ def tokenize(text: str, *, drop_stopwords: bool = True) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=4096)
+def tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part of speech) pairs of a text (jieba's tags: n noun, ns place name, v verb…), cached."""
+    import jieba.posseg as pseg
+
+    segmenter()
+    return tuple((token.word, token.flag) for token in pseg.cut(text))
+
+
 def words(text: str) -> list[str]:
     """jieba's plain segmentation (each word once, not its parts), without punctuation."""
     return [w for w in segmenter().lcut(text) if w.strip() and _TOKEN_OK.search(w)]

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.facts import slots as sl
 from zhtext.normalize import normalize
-from zhtext.tokens import segmenter, tokenize, words
+from zhtext.tokens import tagged, tokenize, words
 
 # Words that say what is asked or who asks, never what about: a question made of these alone
 # has no topic of its own (申报截止是什么时候？) and takes the previous turn's topic.
@@ -89,15 +89,6 @@ _NOUNISH = re.compile(r"^(?:n|vn|j|l|eng|i)")
 def _has_subject(text: str) -> bool:
     """Names a thing (a noun, an abbreviation such as 技改), not only actions (按期开工以后能退多少)."""
     return any(_NOUNISH.match(flag) for _, flag in _topic_tagged(text))
-
-
-@lru_cache(maxsize=4096)
-def tagged(text: str) -> tuple[tuple[str, str], ...]:
-    """(word, part of speech) pairs of a text: one jieba tagging per text, for topic and places."""
-    import jieba.posseg as pseg
-
-    segmenter()
-    return tuple((token.word, token.flag) for token in pseg.cut(text))
 
 
 def place_names(text: str) -> list[str]:
