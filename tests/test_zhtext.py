@@ -1,0 +1,51 @@
+"""The Chinese text layer on its own: the one sentence splitter's options, chunk ids, validity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from zhtext.chunk_ids import chunk_id, chunk_prefix, split_chunk_id
+from zhtext.sentences import STRONG_STOPS, ends_sentence, split_sentences
+from zhtext.validity import cn_date, in_force
+
+TEXT = "对企业给予奖励。[1] 最高20万元；按比例分担！（以正式文件为准。）\n附件：申报表"
+
+
+def test_pieces_join_back_to_the_text_with_every_option():
+    for options in ({}, {"marks": True}, {"stops": STRONG_STOPS}, {"closers": "", "newline": False}):
+        assert "".join(split_sentences(TEXT, **options)) == TEXT
+
+
+def test_the_options_decide_where_a_sentence_ends():
+    assert split_sentences(TEXT) == ["对企业给予奖励。", "[1] 最高20万元；", "按比例分担！", "（以正式文件为准。）",
+                                     "\n", "附件：申报表"]
+    # WeChat: the citation mark stays with its sentence, so no message starts with "[1]".
+    assert split_sentences(TEXT, marks=True)[0] == "对企业给予奖励。[1]"
+    # The answer step: semicolons keep a clause whole.
+    assert "[1] 最高20万元；按比例分担！" in split_sentences(TEXT, stops=STRONG_STOPS)
+
+
+def test_ends_sentence():
+    assert ends_sentence("给予奖励。") and ends_sentence("（以正式文件为准。）")
+    assert not ends_sentence("对符合条件的企业给予") and ends_sentence("如下：", stops="：")
+
+
+def test_chunk_ids_round_trip():
+    prefix = chunk_prefix("ks-bond", "0123456789abcdef0123")
+    assert prefix == "ks-bond::0123456789abcdef::"
+    assert chunk_id(prefix, 3) == "ks-bond::0123456789abcdef::0003"
+    assert split_chunk_id(chunk_id(prefix, 3)) == (prefix, 3)
+    assert split_chunk_id("no-separator") == ("no-separator", None)
+
+
+@pytest.mark.parametrize("expires", [dt.date(2026, 6, 30), "2026-06-30"])
+def test_a_document_is_in_force_through_its_last_day(expires):
+    assert in_force(expires, dt.date(2026, 6, 30))
+    assert not in_force(expires, dt.date(2026, 7, 1))
+
+
+def test_no_end_date_is_always_in_force_and_dates_read_as_chinese():
+    assert in_force(None, dt.date(2099, 1, 1)) and in_force("", dt.date(2099, 1, 1))
+    assert cn_date(dt.date(2026, 3, 1)) == cn_date("2026-03-01") == "2026年3月1日"
