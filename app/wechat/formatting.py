@@ -10,7 +10,7 @@ facts come from.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from zhtext.sentences import CLOSERS, split_sentences
@@ -81,28 +81,7 @@ def format_messages(answer: str, citations: list[dict[str, Any]], base_url: str,
     def sized(chunk: str) -> int:
         return _utf8_len(_with_sources(chunk, source_lines(citations, base_url, marks(chunk))))
 
-    chunks: list[str] = []
-    current = ""
-    for sentence in _sentences(text):
-        if sized(current + sentence) <= limit:
-            current += sentence
-            continue
-        if current:
-            chunks.append(current)
-            current = ""
-        if sized(sentence) <= limit:
-            current = sentence
-            continue
-        # One sentence too long even alone: cut it, leaving room for the sources it cites.
-        room = limit - (sized(sentence) - _utf8_len(sentence))
-        if room < limit // 2:  # absurdly many sources: text first, sources as their own message
-            chunks.extend(_cut_at_chars(sentence, limit))
-            continue
-        *full, current = _cut_at_chars(sentence, room)
-        chunks.extend(full)
-    if current:
-        chunks.append(current)
-
+    chunks = _pack(text, limit, sized)
     cited_numbers = marks(text)
     cited_docs = {c.get("doc_id") for c in citations if c.get("n") in cited_numbers}
     unreferenced = [c for c in citations if c.get("doc_id") not in cited_docs]
@@ -123,6 +102,33 @@ def _utf8_len(text: str) -> int:
 def _sentences(text: str) -> list[str]:
     """``text`` cut after each sentence end, citation marks kept; the pieces join back to it."""
     return split_sentences(text, closers=_CLOSERS, marks=True)
+
+
+def _pack(text: str, limit: int, sized: Callable[[str], int]) -> list[str]:
+    """``text`` in pieces whose ``sized`` is at most ``limit``, cut at sentence ends; the pieces join
+    back to ``text``. ``sized`` may count more than the piece (its source lines): a sentence too
+    long even alone is cut at characters, leaving room for that extra."""
+    pieces: list[str] = []
+    current = ""
+    for sentence in _sentences(text):
+        if sized(current + sentence) <= limit:
+            current += sentence
+            continue
+        if current:
+            pieces.append(current)
+            current = ""
+        if sized(sentence) <= limit:
+            current = sentence
+            continue
+        room = limit - (sized(sentence) - _utf8_len(sentence))
+        if room < limit // 2:  # absurdly many sources: text first, sources as their own message
+            pieces.extend(_cut_at_chars(sentence, limit))
+            continue
+        *full, current = _cut_at_chars(sentence, room)
+        pieces.extend(full)
+    if current:
+        pieces.append(current)
+    return pieces
 
 
 def _cut_at_chars(text: str, limit: int) -> list[str]:
@@ -147,20 +153,4 @@ def split_message(text: str, limit: int = MAX_MESSAGE_BYTES) -> list[str]:
     """
     if _utf8_len(text) <= limit:
         return [text] if text else []
-    parts: list[str] = []
-    current = ""
-    for sentence in _sentences(text):
-        if _utf8_len(current) + _utf8_len(sentence) <= limit:
-            current += sentence
-            continue
-        if current:
-            parts.append(current)
-            current = ""
-        if _utf8_len(sentence) <= limit:
-            current = sentence
-        else:
-            *full, current = _cut_at_chars(sentence, limit)
-            parts.extend(full)
-    if current:
-        parts.append(current)
-    return parts
+    return _pack(text, limit, _utf8_len)
