@@ -114,16 +114,42 @@ class ExtractiveAnswerer:
         q = ctx.query
         for weight, text in ((1.0, ctx.standalone), (2.0, ctx.question)):
             for t in (q.tokens if q is not None and weight == 1.0 else tokenize(text)):
-                idf = self._idf(t) or 1.0
-                terms[t] = max(terms.get(t, 0.0), weight * idf)
+                for word in self._known(t):
+                    idf = self._idf(word) or 1.0
+                    terms[word] = max(terms.get(word, 0.0), weight * idf)
         return terms
 
-    def _score(self, sentence: str, context: str, terms: dict[str, float], q, chunk_rank: int) -> float:
+    def _known(self, token: str) -> list[str]:
+        """The token, or when the corpus never has it (a segmentation slip: 区镇出, 奖补要) its
+        two-character words that the corpus has."""
+        if len(token) < 3 or self._idf(token):
+            return [token]
+        parts = [token[i:i + 2] for i in range(len(token) - 1)]
+        return [p for p in parts if self._idf(p)] or [token]
+
+    @staticmethod
+    def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
+        """Terms weighted by how few candidate sentences carry them: the programme's name is in
+        every clause of its article and picks none of them; 付款 or 困难人员 picks the one."""
+        n = len(texts)
+        if n < 3:
+            return terms
+        out = {}
+        for t, w in terms.items():
+            df = sum(1 for text in texts if t in text)
+            out[t] = w * (math.log(1 + n / df) / math.log(1 + n) if df else 1.0)
+        return out
+
+    def _score(self, sentence: str, context: str, terms: dict[str, float], pairs: list[tuple[str, str]], q,
+               chunk_rank: int) -> float:
         low = sentence.lower()
         overlap = sum(w for t, w in terms.items() if t in low)
         overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
         if overlap == 0:
             return 0.0
+        # Two of the question's words side by side in the sentence (付款比例, 再次转让) say more
+        # than the same words apart.
+        overlap += sum(terms.get(a, 0.0) + terms.get(b, 0.0) for a, b in pairs if a + b in low)
         score = overlap / math.sqrt(max(len(sentence), 20) / 40)
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
@@ -145,7 +171,11 @@ class ExtractiveAnswerer:
         return score / (1 + 0.6 * chunk_rank)
 
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
-        terms = self._terms(ctx)
+        pool = [split_with_context(chunk.text, merge_lists=not (ctx.query is not None and ctx.query.single_fact))
+                for chunk in ctx.chunks[:5]]
+        terms = self._specific(self._terms(ctx), [tidy(s).lower() for sentences in pool for s, _ in sentences])
+        tokens = ctx.query.tokens if ctx.query is not None else tokenize(ctx.standalone)
+        pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if a in terms and b in terms and a != b]
         out: list[_Sentence] = []
         for rank, chunk in enumerate(ctx.chunks[:5]):
             # Short headings and the article's opening clause say what a clause is about.
@@ -153,12 +183,11 @@ class ExtractiveAnswerer:
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
             context = f"{heads} {lead}".lower()
-            single = ctx.query is not None and ctx.query.single_fact
-            for pos, (sentence, item_lead) in enumerate(split_with_context(chunk.text, merge_lists=not single)):
+            for pos, (sentence, item_lead) in enumerate(pool[rank]):
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
                     continue
-                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, ctx.query, rank)
+                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead}", ctx.query.slots[0]):
                     score *= 1.6
