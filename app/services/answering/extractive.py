@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 from app.components.keyword_index import tokenize
 from app.facts import slots as sl
+from app.facts.vocab import synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, cited_numbers, compose_footer
 
 # Semicolons do not end a sentence here: table rows (项目：…；标准：…) and clauses stay whole.
@@ -23,6 +24,9 @@ _ANSWER_PREFIX = re.compile(r"^(?:答|A\d*)[:：]\s*")
 PRIMARY_CHARS = 320   # an article up to this length is quoted whole
 MAX_CHARS = 480       # the whole answer body
 SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the reference adds ~30)
+
+
+_LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
 
 
 @dataclass
@@ -117,6 +121,8 @@ class ExtractiveAnswerer:
                 for word in self._known(t):
                     idf = self._idf(word) or 1.0
                     terms[word] = max(terms.get(word, 0.0), weight * idf)
+                    for other in synonyms(word):  # 退 ~ 返还: a policy's word for the user's, a little less
+                        terms[other] = max(terms.get(other, 0.0), 0.8 * weight * (self._idf(other) or 1.0))
         return terms
 
     def _known(self, token: str) -> list[str]:
@@ -150,7 +156,9 @@ class ExtractiveAnswerer:
         # Two of the question's words side by side in the sentence (付款比例, 再次转让) say more
         # than the same words apart.
         overlap += sum(terms.get(a, 0.0) + terms.get(b, 0.0) for a, b in pairs if a + b in low)
-        score = overlap / math.sqrt(max(len(sentence), 20) / 40)
+        # Shorter sentences win ties, except lists: a materials list is long by nature.
+        length = min(len(sentence), 80) if q is not None and q.slots and q.slots[0] in _LIST_SLOTS else len(sentence)
+        score = overlap / math.sqrt(max(length, 20) / 40)
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
@@ -189,8 +197,9 @@ class ExtractiveAnswerer:
                     continue
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
-                if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead}", ctx.query.slots[0]):
-                    score *= 1.6
+                if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
+                    # "四、申请材料" is the answer to a materials question, whatever its items say.
+                    score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
                 out.append(_Sentence(rank, pos, sentence, score))
         return out
 
