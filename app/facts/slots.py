@@ -30,7 +30,7 @@ SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIO
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (WINDOW, re.compile(r"什么时候|何时|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
     (DURATION, re.compile(r"how long|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
-    (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担", re.I)),
+    (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|亩|平方米?|类)|几\s*(?:个|项|家|场|所|类)(?!工作日|月)")),
     (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
@@ -38,7 +38,7 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
-    (LIST, re.compile(r"哪些|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
+    (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
     (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
 ]
@@ -53,7 +53,8 @@ def asked_slots(question: str) -> list[str]:
     # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
     if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
         found.remove(AMOUNT)
-    if LIST in found and AMOUNT not in found and re.search(r"奖励|补贴|资助|扶持|奖补|贴息|支持", question):
+    if LIST in found and AMOUNT not in found and re.search(r"奖励|补贴|资助|扶持|奖补|贴息|支持", question) and \
+            not {MATERIALS, CONDITIONS, PROCEDURE, DEPARTMENT, WINDOW} & set(found):
         # "有什么奖励？" lists the amounts: the clauses that state them answer it.
         found.insert(0, AMOUNT)
     if COUNT in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|奖励|补贴|资助|支持", question):
@@ -83,9 +84,11 @@ _STATES: dict[str, re.Pattern[str]] = {
     WINDOW: re.compile(
         r"每年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?\s*(?:至|到|—|-|~)|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前|起)|"
         r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前)|申报时间|受理时间|集中受理|常年受理|随时申报|申报期|逾期不予受理|截止"),
-    DURATION: re.compile(r"(?:连续|累计|最长|为期|共)\s*[一二三四五六七八九十两\d]+\s*(?:年|个月|天)|\d+\s*个?工作日|\d+\s*(?:天|日)内|[一二三四五六七八九十\d]+\s*(?:个月|年)内|即办|当场办结|当日办结|\d+\s*小时|"
-                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后|以上)|期满"),
-    MATERIALS: re.compile(r"材料|申请表|复印件|证明|营业执照|承诺书|报告|合同|发票|清单|身份证"),
+    DURATION: re.compile(r"期限(?:最长)?(?:不超过|不超|为)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月)|(?:连续|累计|最长(?:不超过|不超|可达|为)?|为期|共)\s*(?:补贴|发放|享受|支持)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月|天)|\d+\s*个?工作日|\d+\s*(?:天|日)内|[一二三四五六七八九十\d]+\s*(?:个月|年)内|即办|当场办结|当日办结|\d+\s*小时|"
+                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后)|期满"),
+    # A list of papers: a word that says so, or two papers named (领取营业执照 alone is not one).
+    MATERIALS: re.compile(r"材料|申请表|申请书|复印件|承诺书|清单|凭证|(?:证明|营业执照|报告|合同|发票|身份证|章程|证书).{0,40}"
+                          r"(?:证明|营业执照|报告|合同|发票|身份证|章程|证书)"),
     DEPARTMENT: re.compile(
         r"向.{1,24}(?:提交|申请|申报|报送)|(?:提交|报送|报)至.{1,20}|受理部门|窗口|驿站|服务中心|热线|12345|"
         r"(?:局|委|办|中心|部门)(?:受理|审核|负责|牵头)|负责解释|网上办理|一网通办|登录|平台|电话"),

@@ -42,3 +42,40 @@ _PATTERN = re.compile("|".join(map(re.escape, _TERMS)))
 def key_terms(text: str) -> list[str]:
     """The sectors, taxes and outside places a text names (longest match first)."""
     return list(dict.fromkeys(_PATTERN.findall(text)))
+
+
+# How companies say it → how policies write it. Used to weigh a clause's words against the
+# question's (退 ~ 返还): everyday verbs and nouns only, never programme names.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "退": ("返还", "退还"),
+    "退回": ("返还", "退还"),
+    "退钱": ("返还",),
+    "到账": ("拨付", "返还"),
+    "转手": ("转让",),
+    "卖": ("转让", "出售"),
+    "卖掉": ("转让", "出售"),
+    "造假": ("虚假",),
+    "作假": ("虚假",),
+    "骗": ("骗取", "虚假"),
+    "钱": ("资金", "金额"),
+    "交": ("缴纳", "提交"),
+    "交钱": ("缴纳",),
+    "开工": ("动工",),
+    "盖": ("建设",),
+    "找谁": ("受理", "负责"),
+    "搬": ("迁移", "迁入"),
+    "搬到": ("迁入",),
+    "房租": ("租金",),
+    "租房": ("租赁", "租金"),
+    "买房": ("购房",),
+    "利息": ("计息", "利息"),
+    "多久": ("时限", "工作日"),
+    "网上": ("线上", "网上办理", "一网通办"),
+    "手续": ("流程", "材料"),
+    "证件": ("证照", "证书"),
+    "老板": ("法定代表人",),
+}
+
+
+def synonyms(word: str) -> tuple[str, ...]:
+    return SYNONYMS.get(word, ())

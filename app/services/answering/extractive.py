@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from app.facts import slots as sl
+from app.facts.vocab import synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
 from zhtext.clauses import CLAUSE_MARK
 from zhtext.sentences import split_sentences as zh_sentences
@@ -26,6 +27,9 @@ _ANSWER_PREFIX = re.compile(r"^(?:答|A\d*)[:：]\s*")
 PRIMARY_CHARS = 320   # an article up to this length is quoted whole
 MAX_CHARS = 480       # the whole answer body
 SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the reference adds ~30)
+
+
+_LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
 
 
 @dataclass
@@ -119,17 +123,47 @@ class ExtractiveAnswerer:
         token_lists = (q.tokens, q.own_tokens) if q is not None else (tokenize(ctx.standalone), tokenize(ctx.question))
         for weight, tokens in zip((1.0, 2.0), token_lists):
             for t in tokens:
-                idf = self._idf(t) or 1.0
-                terms[t] = max(terms.get(t, 0.0), weight * idf)
+                for word in self._known(t):
+                    idf = self._idf(word) or 1.0
+                    terms[word] = max(terms.get(word, 0.0), weight * idf)
+                    for other in synonyms(word):  # 退 ~ 返还: a policy's word for the user's, a little less
+                        terms[other] = max(terms.get(other, 0.0), 0.8 * weight * (self._idf(other) or 1.0))
         return terms
 
-    def _score(self, sentence: str, context: str, terms: dict[str, float], q, chunk_rank: int) -> float:
+    def _known(self, token: str) -> list[str]:
+        """The token, or when the corpus never has it (a segmentation slip: 区镇出, 奖补要) its
+        two-character words that the corpus has."""
+        if len(token) < 3 or self._idf(token):
+            return [token]
+        parts = [token[i:i + 2] for i in range(len(token) - 1)]
+        return [p for p in parts if self._idf(p)] or [token]
+
+    @staticmethod
+    def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
+        """Terms weighted by how few candidate sentences carry them: the programme's name is in
+        every clause of its article and picks none of them; 付款 or 困难人员 picks the one."""
+        n = len(texts)
+        if n < 3:
+            return terms
+        out = {}
+        for t, w in terms.items():
+            df = sum(1 for text in texts if t in text)
+            out[t] = w * (math.log(1 + n / df) / math.log(1 + n) if df else 1.0)
+        return out
+
+    def _score(self, sentence: str, context: str, terms: dict[str, float], pairs: list[tuple[str, str]], q,
+               chunk_rank: int) -> float:
         low = sentence.lower()
         overlap = sum(w for t, w in terms.items() if t in low)
         overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
         if overlap == 0:
             return 0.0
-        score = overlap / math.sqrt(max(len(sentence), 20) / 40)
+        # Two of the question's words side by side in the sentence (付款比例, 再次转让) say more
+        # than the same words apart.
+        overlap += sum(terms.get(a, 0.0) + terms.get(b, 0.0) for a, b in pairs if a + b in low)
+        # Shorter sentences win ties, except lists: a materials list is long by nature.
+        length = min(len(sentence), 80) if q is not None and q.slots and q.slots[0] in _LIST_SLOTS else len(sentence)
+        score = overlap / math.sqrt(max(length, 20) / 40)
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
@@ -150,7 +184,11 @@ class ExtractiveAnswerer:
         return score / (1 + 0.6 * chunk_rank)
 
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
-        terms = self._terms(ctx)
+        pool = [split_with_context(chunk.text, merge_lists=not (ctx.query is not None and ctx.query.single_fact))
+                for chunk in ctx.chunks[:5]]
+        terms = self._specific(self._terms(ctx), [tidy(s).lower() for sentences in pool for s, _ in sentences])
+        tokens = ctx.query.tokens if ctx.query is not None else tokenize(ctx.standalone)
+        pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if a in terms and b in terms and a != b]
         out: list[_Sentence] = []
         for rank, chunk in enumerate(ctx.chunks[:5]):
             # Short headings and the article's opening clause say what a clause is about.
@@ -158,15 +196,15 @@ class ExtractiveAnswerer:
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
             context = f"{heads} {lead}".lower()
-            single = ctx.query is not None and ctx.query.single_fact
-            for pos, (sentence, item_lead) in enumerate(split_with_context(chunk.text, merge_lists=not single)):
+            for pos, (sentence, item_lead) in enumerate(pool[rank]):
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
                     continue
-                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, ctx.query, rank)
+                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
-                if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead}", ctx.query.slots[0]):
-                    score *= 1.6
+                if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
+                    # "四、申请材料" is the answer to a materials question, whatever its items say.
+                    score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
                 out.append(_Sentence(rank, pos, sentence, score))
         return out
 
