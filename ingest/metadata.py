@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.components.doc_files import FIELD_LIMITS, MAX_LIST_ITEMS, MAX_TITLE_CHARS
+from pydantic import Field
+
+from app.components.doc_files import FIELD_LIMITS, MAX_LIST_ITEMS, MAX_TITLE_CHARS, DocumentIdentity
 from app.errors import UnsupportedDocument
 from zhtext.docnumbers import DOC_NUMBER, find_doc_number
 from zhtext.normalize import shorten
@@ -31,31 +32,20 @@ _CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class DocumentMetadata:
-    doc_id: str
-    title: str
-    doc_number: str | None = None
-    issuer: str | None = None
-    published: dt.date | None = None
-    effective_from: dt.date | None = None
-    expires: dt.date | None = None
+class DocumentMetadata(DocumentIdentity):
     category: str = "other"
     url: str | None = None
     source: str = ""
     sample: bool = False
     # doc_ids of earlier policies this one replaces (their successor, named in answers about them)
-    replaces: list[str] = field(default_factory=list)
+    replaces: list[str] = Field(default_factory=list)
 
     def is_expired(self, today: dt.date | None = None) -> bool:
         return not in_force(self.expires, today or dt.date.today())
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("published", "effective_from", "expires"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        return data
+        """Plain values, dates as ISO strings."""
+        return self.model_dump(mode="json")
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -147,7 +137,7 @@ def _checked_value(key: str, value: Any) -> Any:
 
 def build_metadata(declared: dict[str, Any], text: str, path: Path) -> DocumentMetadata:
     """Merge declared metadata (front matter, sidecar, file properties) with what the text says."""
-    unknown = set(declared) - set(DocumentMetadata.__dataclass_fields__) - {"tags"}
+    unknown = set(declared) - set(DocumentMetadata.model_fields) - {"tags"}
     if unknown:
         raise UnsupportedDocument(f"未知的元数据字段：{', '.join(sorted(shorten(str(k), 40) for k in unknown))}")
     declared = {key: _checked_value(key, value) for key, value in declared.items()}

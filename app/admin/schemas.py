@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.admin.jobs import JobRow
 from app.api.inputs import CleanText
-from app.components.doc_files import FIELD_LIMITS
+from app.components.doc_files import FIELD_LIMITS, DocumentIdentity
 from app.components.registry import DocumentRow, DocumentVersionRow
 from zhtext.validity import in_force
 
@@ -52,14 +52,7 @@ class JobPublic(BaseModel):
                    items=[JobItemPublic(**{k: item.get(k) for k in JobItemPublic.model_fields}) for item in row.items])
 
 
-class DocumentAdmin(BaseModel):
-    doc_id: str
-    title: str
-    doc_number: str | None = None
-    issuer: str | None = None
-    published: dt.date | None = None
-    effective_from: dt.date | None = None
-    expires: dt.date | None = None
+class DocumentAdmin(DocumentIdentity):
     expired: bool
     category: str
     url: str | None = None

@@ -7,10 +7,12 @@ the same things with the same words.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from app.errors import UnsupportedDocument
 
@@ -28,6 +30,20 @@ FIELD_LIMITS: dict[str, tuple[str, int]] = {
     "sample": ("示例标记", 10), "replaces": ("替代的文件", 128), "tags": ("标签", 50),
 }
 MAX_LIST_ITEMS = 20
+
+
+class DocumentIdentity(BaseModel):
+    """Who a document is and when it applies: the first fields of both the metadata the ingest
+    pipeline builds (ingest.metadata.DocumentMetadata) and the document the admin API returns
+    (app.admin.schemas.DocumentAdmin), each of which adds its own fields after these."""
+
+    doc_id: str
+    title: str
+    doc_number: str | None = None
+    issuer: str | None = None
+    published: dt.date | None = None
+    effective_from: dt.date | None = None
+    expires: dt.date | None = None
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
 
