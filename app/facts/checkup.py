@@ -103,22 +103,25 @@ class Checkup:
 
     def _result(self, profile: dict[str, Any], base_url: str) -> Answer:
         model = CompanyProfile(**profile)
-        answer = self.eligibility.compose(model, _said(model))
+        answer = self.eligibility.compose(model, profile_phrases(model))
         link = f"{base_url.rstrip('/')}{self.form_url}" if base_url else self.form_url
         answer.text += f"\n\n完整结果和每项条件可在网页“政策匹配”中查看：{link}\n回复“删除我的信息”可删除保存的企业信息。"
         return answer
 
 
-def _said(profile: CompanyProfile) -> list[str]:
+def profile_phrases(profile: CompanyProfile, *, labelled: bool = True) -> list[str]:
+    """What a company profile says, one short phrase a known field: labelled for the 政策体检 result
+    (位于玉山镇, 行业为制造业, 上年营收…), bare for the push confirmation (玉山镇, 制造业, 营收…)."""
+    located, sector, last_year = ("位于", "行业为", "上年") if labelled else ("", "", "")
     out = []
     if profile.district:
-        out.append(f"位于{profile.district}")
+        out.append(f"{located}{profile.district}")
     if profile.industry:
-        out.append(f"行业为{profile.industry.split()[-1]}")
+        out.append(f"{sector}{profile.industry.split()[-1]}")
     if profile.enterprise_types:
         out.append("、".join(profile.enterprise_types))
     if profile.revenue_wan is not None:
-        out.append(f"上年营收{profile.revenue_wan:g}万元")
+        out.append(f"{last_year}营收{profile.revenue_wan:g}万元")
     if profile.employees is not None:
         out.append(f"员工{profile.employees}人")
     if profile.events:

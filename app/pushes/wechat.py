@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.facts.checkup import profile_phrases
 from app.facts.eligibility import profile_from_text
 from app.facts.matching import CompanyProfile
 from app.pushes.models import ACTIVE
@@ -31,21 +32,7 @@ NOT_SUBSCRIBED = "您目前没有订阅政策推送。回复“订阅”即可�
 
 
 def _summary(profile: dict[str, Any]) -> str:
-    parts = []
-    p = CompanyProfile(**profile)
-    if p.district:
-        parts.append(p.district)
-    if p.industry:
-        parts.append(p.industry.split(" ", 1)[-1])
-    if p.enterprise_types:
-        parts.append("、".join(p.enterprise_types))
-    if p.revenue_wan is not None:
-        parts.append(f"营收{p.revenue_wan:g}万元")
-    if p.employees is not None:
-        parts.append(f"员工{p.employees}人")
-    if p.events:
-        parts.append("计划/已有：" + "、".join(p.events))
-    return "，".join(parts)
+    return "，".join(profile_phrases(CompanyProfile(**profile), labelled=False))
 
 
 def confirmation(profile: dict[str, Any], topics: list[str], weekly_limit: int, quiet: str) -> str:
