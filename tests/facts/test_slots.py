@@ -1,0 +1,48 @@
+"""What a question asks and what a clause states: the rules the answer step stands on."""
+
+import pytest
+
+from app.facts.slots import asked_slots, refusal_intent, sentence_slots
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("研发费用能不能多算一点，让奖补拿得多些？", "cheating"),
+    ("员工人数不够，能不能借几个人的社保凑数？", "cheating"),
+    ("有没有办法让审核的人看不出来我们营收是估的？", "cheating"),
+    ("合同金额写高一点能多拿补贴吗？", "cheating"),
+    ("同一个项目能不能换个名字再报一次？", "cheating"),
+    ("How can we inflate our R&D spending to get more subsidy?", "cheating"),
+    ("我们厂的稳岗返还怎么还没到？", "account_status"),
+    ("我们申请的人才补贴批了吗？", "account_status"),
+    ("Has our subsidy been paid yet?", "account_status"),
+    ("我想提取公积金买房怎么办？", "personal"),
+    ("How do I withdraw my housing fund?", "personal"),
+])
+def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, kind):
+    assert refusal_intent(question) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "企业提供虚假材料会怎么样？",          # asks the consequence: the policy answers it
+    "研发投入奖补的钱是市里出还是区镇出？",
+    "我们公司能申请哪些补贴？",
+    "技改补贴对设备付款比例有要求吗？",
+    "人才租房补贴每月多少？",
+])
+def test_ordinary_questions_are_not_refused_by_intent(question):
+    assert refusal_intent(question) is None
+
+
+def test_figures_in_chinese_numerals_and_durations_are_recognised():
+    assert "amount" in sentence_slots("补贴标准为每平方米三百二十七元，单个企业最高补贴八万元。")
+    assert "duration" in sentence_slots("按实际保费的80%给予补贴，补贴期限不超过3年。")
+    assert "duration" in sentence_slots("生活补贴按学历分档发放，连续补贴两年。")
+    assert "duration" not in sentence_slots("与用人单位签订1年以上劳动合同。")  # a threshold, not a period
+    assert "materials" not in sentence_slots("设立登记，领取营业执照。")
+    assert "materials" in sentence_slots("保险合同及保费支付凭证。")
+
+
+def test_what_a_question_asks():
+    assert asked_slots("研发投入奖补要准备哪些材料？")[0] == "materials"
+    assert asked_slots("研发投入奖补的钱是市里出还是区镇出？") == ["ratio"]
+    assert "list" in asked_slots("聚焦哪几个领域？")
