@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.components.orm import Base
@@ -95,6 +95,27 @@ class ConversationStore:
             session.flush()
             return row.id
 
+    def start_turn(self, conversation_id: str | None, content: str, *, channel: str = "web",
+                   user_ref: str | None = None, history_limit: int = 50) -> tuple[str, str, list["MessageRow"]]:
+        """Open (or start) the conversation, read its recent history and store the question, in one
+        transaction: (conversation id, question id, history before this question). A new
+        conversation reads no history."""
+        with self._sessions.begin() as session:
+            history: list[MessageRow] = []
+            if conversation_id and session.get(ConversationRow, conversation_id) is not None:
+                history = list(reversed(list(session.scalars(
+                    select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+                    .order_by(MessageRow.created_at.desc()).limit(history_limit)))))
+            else:
+                conversation = ConversationRow(channel=channel, user_ref=user_ref)
+                session.add(conversation)
+                session.flush()
+                conversation_id = conversation.id
+            row = MessageRow(conversation_id=conversation_id, role="user", content=content, status="pending")
+            session.add(row)
+            session.flush()
+            return conversation_id, row.id, history
+
     def add_user_message(self, conversation_id: str, content: str) -> str:
         with self._sessions.begin() as session:
             row = MessageRow(conversation_id=conversation_id, role="user", content=content, status="pending")
@@ -105,19 +126,17 @@ class ConversationStore:
     def add_answer(self, conversation_id: str, question_id: str, *, content: str, standalone: str,
                    grounded: bool, fallback: bool, citations: list[dict[str, Any]], latency_ms: float,
                    refusal_reason: str | None = None, message_id: str | None = None) -> str:
+        # Plain UPDATEs (no read first): the answer costs three statements in one transaction.
         with self._sessions.begin() as session:
-            question = session.get(MessageRow, question_id)
-            if question is not None:
-                question.status = "ok"
-                question.standalone_question = standalone
+            session.execute(update(MessageRow).where(MessageRow.id == question_id)
+                            .values(status="ok", standalone_question=standalone))
             row = MessageRow(id=message_id or new_id(), conversation_id=conversation_id, role="assistant",
                              content=content, standalone_question=standalone, grounded=grounded,
                              fallback=fallback, citations=citations, latency_ms=latency_ms,
                              refusal_reason=refusal_reason, reply_to=question_id)
             session.add(row)
-            conversation = session.get(ConversationRow, conversation_id)
-            if conversation is not None:
-                conversation.updated_at = _now()
+            session.flush()
+            session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(updated_at=_now()))
             return row.id
 
     def mark_failed(self, question_id: str) -> None:

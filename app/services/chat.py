@@ -74,6 +74,10 @@ class ChatService:
 
     # -- steps ----------------------------------------------------------------------------------
 
+    @property
+    def _history_limit(self) -> int:
+        return 2 * self.settings.history_turns + 2
+
     def validate(self, message: str) -> str:
         text = (message or "").strip()
         if not text:
@@ -82,9 +86,10 @@ class ChatService:
             raise InvalidQuestion(f"问题太长了，请控制在{self.settings.max_message_chars}字以内")
         return text
 
-    def understand(self, question: str, conversation_id: str) -> Query:
+    def understand(self, question: str, conversation_id: str | None, history: list | None = None) -> Query:
         """The question as one query object; a follow-up takes the previous turn's topic."""
-        history = self.conversations.history(conversation_id, limit=2 * self.settings.history_turns + 2)
+        if history is None:
+            history = self.conversations.history(conversation_id, limit=self._history_limit) if conversation_id else []
         users = [m for m in history if m.role == "user" and m.status == "ok"]
         if not users:
             return query_mod.analyse(question)
@@ -238,9 +243,9 @@ class ChatService:
         ``Failed``. ``stream=False`` asks the backend for the whole answer at once (one Delta)."""
         question = self.validate(message)
         started = time.perf_counter()
-        conversation_id = self.conversations.open(conversation_id, channel, user_ref)
-        q = self.understand(question, conversation_id)
-        question_id = self.conversations.add_user_message(conversation_id, question)
+        conversation_id, question_id, history = self.conversations.start_turn(
+            conversation_id, question, channel=channel, user_ref=user_ref, history_limit=self._history_limit)
+        q = self.understand(question, conversation_id, history)
         message_id = new_id()
         try:
             answer = yield from self.reply(q, stream=stream, ids=(conversation_id, message_id, question_id))
