@@ -34,7 +34,11 @@ from app.api.deps import SettingsDep
 from app.errors import InvalidAdminRequest, RecordNotFound, UploadRefused
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_ASSETS = {"admin.js": "text/javascript; charset=utf-8", "admin.css": "text/css; charset=utf-8"}
+PAGE_ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "admin.css": "text/css; charset=utf-8",
+}
 
 
 def get_admin(request: Request) -> AdminServices:

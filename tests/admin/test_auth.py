@@ -103,7 +103,7 @@ def test_admin_api_is_documented_and_the_page_is_served(make_admin):
     # No inline script or style: the page works under a strict CSP (script-src 'self').
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
     assert "<style" not in html and " style=" not in html and "onclick=" not in html
-    for asset in ("admin.js", "admin.css"):
+    for asset in ("console.js", "admin.js", "admin.css"):
         response = app.client.get(f"/admin/static/{asset}")
         assert response.status_code == 200 and len(response.text) > 1000
     assert "innerHTML" not in app.client.get("/admin/static/admin.js").text

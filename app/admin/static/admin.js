@@ -2,7 +2,8 @@
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kunruyi.admin.token";
+  var C = window.kunruyiConsole;
+  var $ = C.$, el = C.el, clear = C.clear, notice = C.notice, showError = C.showError, api = C.api, ApiError = C.ApiError;
   var CATEGORIES = { subsidy: "补贴奖励", land: "用地", procedure: "办事流程", talent: "人才", service: "服务", other: "其他" };
   // One status vocabulary (issue 16): 在用 / 处理中 / 已替换 / 已删除 / 待审核; 生效 only for a policy's validity.
   var DOC_STATUS = { active: "在用", indexing: "处理中", deleted: "已删除" };
@@ -40,76 +41,21 @@
   var PAGE_SIZE = 50;
   var pages = {};  // list name -> page shown (0 = newest)
 
-  var token = sessionStorage.getItem(TOKEN_KEY) || "";
   var me = null;
   var current = null;
 
-  function $(id) { return document.getElementById(id); }
-
-  /* Build an element; children are strings (set as text) or nodes. Server text is never parsed as HTML. */
-  function el(tag, props) {
-    var node = document.createElement(tag);
-    Object.keys(props || {}).forEach(function (key) {
-      var value = props[key];
-      if (value === undefined || value === null) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value);
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined) continue;
-      node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-    }
-    return node;
-  }
-
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function fmtTime(iso) { return iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : ""; }
-  function notice(text, isError) {
-    var box = $("notice");
-    box.textContent = text || "";
-    box.className = "notice" + (isError ? " error" : "");
-  }
-
-  function ApiError(message, status) { this.message = message; this.status = status; }
-
-  function errorMessage(status, body) {
-    try {
-      var data = JSON.parse(body);
-      if (data && data.message) return data.message;
-    } catch (e) { /* not JSON */ }
-    if (status === 413) return "文件超过上传大小上限";
-    return "请求失败（" + status + "）";
-  }
-
-  function api(path, options) {
-    options = options || {};
-    var headers = { Authorization: "Bearer " + token };
-    var body = options.body;
-    if (options.json !== undefined) {
-      headers["Content-Type"] = "application/json";
-      body = JSON.stringify(options.json);
-    }
-    return fetch("/api/admin" + path, { method: options.method || "GET", headers: headers, body: body })
-      .then(function (res) {
-        if (res.status === 401 && path !== "/me") signOut("登录已失效，请重新登录");
-        if (!res.ok) return res.text().then(function (text) { throw new ApiError(errorMessage(res.status, text), res.status); });
-        return options.raw ? res : res.json();
-      });
-  }
 
   /* Multipart upload with byte progress (fetch cannot report upload progress). */
   function send(path, form, onProgress) {
     return new Promise(function (resolve, reject) {
       var xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/admin" + path);
-      xhr.setRequestHeader("Authorization", "Bearer " + token);
+      xhr.setRequestHeader("Authorization", C.authorization());
       xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); });
       xhr.addEventListener("load", function () {
         if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText));
-        else reject(new ApiError(errorMessage(xhr.status, xhr.responseText), xhr.status));
+        else reject(new ApiError(C.errorMessage(xhr.status, xhr.responseText), xhr.status));
       });
       xhr.addEventListener("error", function () { reject(new ApiError("网络错误，上传未完成", 0)); });
       xhr.send(form);
@@ -119,10 +65,10 @@
   // --- sign-in ------------------------------------------------------------------------------
 
   function signIn(candidate) {
-    token = candidate;
+    C.useToken(candidate);
     return api("/me").then(function (who) {
       me = who;
-      sessionStorage.setItem(TOKEN_KEY, token);
+      C.keepToken();
       $("sign-in").hidden = true;
       $("console").hidden = false;
       $("who").hidden = false;
@@ -134,9 +80,8 @@
   }
 
   function signOut(message) {
-    token = "";
+    C.dropToken();
     me = null;
-    sessionStorage.removeItem(TOKEN_KEY);
     $("console").hidden = true;
     $("who").hidden = true;
     $("sign-in").hidden = false;
@@ -170,8 +115,6 @@
       $("doc-empty").hidden = docs.length > 0;
     }, loadDocuments).catch(showError);
   }
-
-  function showError(err) { notice(err && err.message ? err.message : "操作失败", true); }
 
   /* Issue 16 (app/curation/static/curation.js listens): open a transcript, write a corrected answer. */
   function transcriptLink(id) {
@@ -459,12 +402,7 @@
                   stats: loadStats, audit: loadAudit };
 
   function showTab(name) {
-    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
-      b.classList.toggle("active", b.getAttribute("data-tab") === name);
-      b.setAttribute("aria-selected", b.getAttribute("data-tab") === name ? "true" : "false");
-    });
-    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) { t.hidden = t.id !== "tab-" + name; });
-    notice("");
+    C.selectTab(name);
     LOADERS[name]();
   }
 
@@ -535,7 +473,8 @@
     $("stats-refresh").addEventListener("click", loadStats);
     $("export-csv").addEventListener("click", exportCsv);
     bindDropZone();
-    if (token) signIn(token).catch(function (err) { signOut(err.message); });
+    C.onUnauthorized(signOut);
+    if (C.token()) signIn(C.token()).catch(function (err) { signOut(err.message); });
   }
 
   document.addEventListener("DOMContentLoaded", init);

@@ -1,49 +1,14 @@
-/* 昆如意 staff console: the 政策条目 tab (issue 15). Loaded after admin.js; adds its own tab.
+/* 昆如意 staff console: the 政策条目 tab (issue 15). Loaded after console.js and admin.js; adds its own tab.
    Policy items extracted at ingest, to accept, edit or reject; coverage (share of documents with
    items, share of items reviewed). Server text is always set as text, never parsed as HTML. */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kunruyi.admin.token";
+  var C = window.kunruyiConsole;
+  var el = C.el, clear = C.clear, notice = C.notice;
   var REVIEW = { pending: "待审核", accepted: "已通过", edited: "已修改", rejected: "已驳回" };
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, props) {
-    var node = document.createElement(tag);
-    Object.keys(props || {}).forEach(function (key) {
-      var value = props[key];
-      if (value === undefined || value === null || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined || child === false) continue;
-      node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-    }
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-  function notice(text, isError) {
-    var box = $("notice");
-    if (!box) return;
-    box.textContent = text || "";
-    box.className = "notice" + (isError ? " error" : "");
-  }
-  function api(path, options) {
-    options = options || {};
-    var headers = { Authorization: "Bearer " + (sessionStorage.getItem(TOKEN_KEY) || "") };
-    var body;
-    if (options.json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(options.json); }
-    return fetch("/api/admin" + path, { method: options.method || "GET", headers: headers, body: body }).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (!res.ok) throw new Error((data && data.message) || "请求失败（" + res.status + "）");
-        return data;
-      });
-    });
-  }
+  var api = C.api;
 
   function windowText(w) {
     w = w || {};
@@ -142,29 +107,5 @@
     }).catch(function (err) { notice(err.message, true); });
   }
 
-  function showTab() {
-    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
-      var on = b.getAttribute("data-tab") === "facts";
-      b.classList.toggle("active", on);
-      b.setAttribute("aria-selected", on ? "true" : "false");
-    });
-    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) { t.hidden = t.id !== "tab-facts"; });
-    notice("");
-    load();
-  }
-
-  function init() {
-    var nav = document.querySelector("#console .tabs");
-    var console_ = $("console");
-    if (!nav || !console_) return;
-    var button = el("button", { type: "button", role: "tab", "data-tab": "facts", text: "政策条目" });
-    button.addEventListener("click", showTab);
-    nav.appendChild(button);
-    var tab = el("div", { id: "tab-facts", className: "tab" });
-    tab.hidden = true;
-    console_.appendChild(tab);
-    build(tab);
-  }
-
-  document.addEventListener("DOMContentLoaded", init);
+  C.registerTab("facts", "政策条目", build, load);
 })();

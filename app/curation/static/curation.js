@@ -1,10 +1,11 @@
 /* 昆如意 staff console, issue 16: 标注回复, 命中测试, 会话记录, 版本与审核, 数据看板.
-   Loaded after admin.js; adds its own tabs. Server text is always set as text (never parsed as HTML);
+   Loaded after console.js and admin.js; adds its own tabs. Server text is always set as text (never parsed as HTML);
    the dashboard's SVG comes from the server and is parsed with DOMParser as image/svg+xml. */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kunruyi.admin.token";
+  var C = window.kunruyiConsole;
+  var $ = C.$, el = C.el, clear = C.clear, notice = C.notice, showError = C.showError, api = C.api;
   var ANSWER_STATUS = { active: "在用", disabled: "已停用", review: "待审核" };
   var CONV_STATUS = { answered: "已回答", refused: "未能回答", fallback: "降级回答", curated: "工作人员答复",
                       rated_down: "差评", handed_off: "转人工" };
@@ -15,57 +16,12 @@
   var me = null;
   var editing = null;  // answer id being edited
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, props) {
-    var node = document.createElement(tag);
-    Object.keys(props || {}).forEach(function (key) {
-      var value = props[key];
-      if (value === undefined || value === null || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined || child === false) continue;
-      node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-    }
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function fmtTime(iso) {
     if (!iso) return "";
     var d = new Date(/Z|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
     return d.toLocaleString("zh-CN", { hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
   }
   function fmt(x, digits) { return x === null || x === undefined ? "—" : Number(x).toFixed(digits); }
-  function notice(text, isError) {
-    var box = $("notice");
-    box.textContent = text || "";
-    box.className = "notice" + (isError ? " error" : "");
-  }
-  function showError(err) { notice(err && err.message ? err.message : "操作失败", true); }
-
-  function api(path, options) {
-    options = options || {};
-    var headers = { Authorization: "Bearer " + (sessionStorage.getItem(TOKEN_KEY) || "") };
-    var body;
-    if (options.json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(options.json); }
-    return fetch("/api/admin" + path, { method: options.method || "GET", headers: headers, body: body }).then(function (res) {
-      if (res.status === 204) return null;
-      return res.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!res.ok) {
-          var message = data && data.message ? data.message : "请求失败（" + res.status + "）";
-          throw { message: message, status: res.status };
-        }
-        if (options.withTotal) return { rows: data, total: Number(res.headers.get("X-Total-Count") || 0) };
-        return data;
-      });
-    });
-  }
 
   function whoAmI() {
     if (me) return Promise.resolve(me);
@@ -81,13 +37,7 @@
 
   var LOADERS = {};
   function showTab(name) {
-    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
-      var on = b.getAttribute("data-tab") === name;
-      b.classList.toggle("active", on);
-      b.setAttribute("aria-selected", on ? "true" : "false");
-    });
-    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) { t.hidden = t.id !== "tab-" + name; });
-    notice("");
+    C.selectTab(name);
     whoAmI().then(function () { return LOADERS[name] && LOADERS[name](); }).catch(showError);
   }
 
@@ -508,7 +458,7 @@
 
   function markPending() {
     var body = $("doc-table") && $("doc-table").tBodies[0];
-    if (!body || !body.rows.length || !sessionStorage.getItem(TOKEN_KEY)) return;
+    if (!body || !body.rows.length || !C.token()) return;
     pendingDocs().then(function (ids) {
       Array.prototype.forEach.call(body.rows, function (row) {
         var cell = row.cells[5];
@@ -543,19 +493,11 @@
   // --- wiring -------------------------------------------------------------------------------
 
   function init() {
-    var nav = document.querySelector("#console .tabs");
-    var console_ = $("console");
-    if (!nav || !console_) return;
+    if (!document.querySelector("#console .tabs")) return;
     var builders = { answers: buildAnswers, trace: buildTrace, log: buildLog, versions: buildVersions, dashboard: buildDashboard };
     LOADERS = { answers: loadAnswers, trace: function () {}, log: loadLog, versions: loadVersionsTab, dashboard: loadDashboard };
     TABS.forEach(function (t) {
-      var button = el("button", { type: "button", role: "tab", "data-tab": t[0], text: t[1] });
-      button.addEventListener("click", function () { showTab(t[0]); });
-      nav.appendChild(button);
-      var tab = el("div", { id: "tab-" + t[0], className: "tab" });
-      tab.hidden = true;
-      console_.appendChild(tab);
-      builders[t[0]](tab);
+      builders[t[0]](C.addTab(t[0], t[1], showTab));
     });
     // Links from admin.js rows (转人工, 差评, 未解决问题).
     document.addEventListener("kunruyi:transcript", function (e) { showTab("log"); openTranscript(e.detail); });

@@ -1,51 +1,16 @@
-/* 昆如意 staff console: the 政策推送 tab (issue 17). Loaded after admin.js; adds its own tab.
+/* 昆如意 staff console: the 政策推送 tab (issue 17). Loaded after console.js and admin.js; adds its own tab.
    Batches of pushes with delivered/failed counts; a batch's recipients (sample) and approve /
    cancel; a test send to one's own OpenID. Server text is always set as text, never parsed as HTML. */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kunruyi.admin.token";
+  var C = window.kunruyiConsole;
+  var el = C.el, clear = C.clear, notice = C.notice;
   var STATUS = { review: "待审批", approved: "已批准", sending: "发送中", done: "已完成", cancelled: "已取消" };
   var PUSH = { queued: "排队", inflight: "发送中", sent: "已送达", failed: "失败", skipped: "未发送", unknown: "中断未确认" };
   var TRIGGER = { "new": "新政策上线", open: "申报开始", closing: "即将截止", expired: "政策到期", replaced: "政策替代" };
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, props) {
-    var node = document.createElement(tag);
-    Object.keys(props || {}).forEach(function (key) {
-      var value = props[key];
-      if (value === undefined || value === null || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined || child === false) continue;
-      node.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-    }
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-  function notice(text, isError) {
-    var box = $("notice");
-    if (!box) return;
-    box.textContent = text || "";
-    box.className = "notice" + (isError ? " error" : "");
-  }
-  function api(path, options) {
-    options = options || {};
-    var headers = { Authorization: "Bearer " + (sessionStorage.getItem(TOKEN_KEY) || "") };
-    var body;
-    if (options.json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(options.json); }
-    return fetch("/api/admin/pushes" + path, { method: options.method || "GET", headers: headers, body: body }).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (!res.ok) throw new Error((data && data.message) || "请求失败（" + res.status + "）");
-        return data;
-      });
-    });
-  }
+  function api(path, options) { return C.api("/pushes" + path, options); }
 
   var summary, table, detail;
 
@@ -134,29 +99,5 @@
       el("p", { className: "hint", text: "向您自己的微信发送一条样例推送，检查模板和链接是否正常。" }), testForm));
   }
 
-  function showTab() {
-    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
-      var on = b.getAttribute("data-tab") === "pushes";
-      b.classList.toggle("active", on);
-      b.setAttribute("aria-selected", on ? "true" : "false");
-    });
-    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (t) { t.hidden = t.id !== "tab-pushes"; });
-    notice("");
-    load();
-  }
-
-  function init() {
-    var nav = document.querySelector("#console .tabs");
-    var console_ = $("console");
-    if (!nav || !console_) return;
-    var button = el("button", { type: "button", role: "tab", "data-tab": "pushes", text: "政策推送" });
-    button.addEventListener("click", showTab);
-    nav.appendChild(button);
-    var tab = el("div", { id: "tab-pushes", className: "tab" });
-    tab.hidden = true;
-    console_.appendChild(tab);
-    build(tab);
-  }
-
-  document.addEventListener("DOMContentLoaded", init);
+  C.registerTab("pushes", "政策推送", build, load);
 })();
