@@ -86,16 +86,15 @@ class RetrievalResult:
     used_expired: bool = False
 
 
+@dataclass(eq=False)
 class Retriever:
-    def __init__(self, settings: Settings, embedder: Embedder, store: ChromaStore, keywords: KeywordIndex,
-                 reranker=None, live: LiveSet | None = None):
-        self.settings = settings
-        self.embedder = embedder
-        self.store = store
-        self.keywords = keywords
-        self.reranker = reranker
-        self.live = live
-        self._cache: OrderedDict[tuple, RetrievalResult] = OrderedDict()
+    settings: Settings
+    embedder: Embedder
+    store: ChromaStore
+    keywords: KeywordIndex
+    reranker: Any = None
+    live: LiveSet | None = None
+    _cache: OrderedDict[tuple, RetrievalResult] = field(default_factory=OrderedDict, init=False, repr=False)
 
     def _served(self, hits: list) -> list:
         """Only the activated version of a live document is served: a version still being indexed

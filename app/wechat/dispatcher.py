@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Callable
 
 from app.components.shared_state import SharedState
@@ -161,21 +161,20 @@ class _Handoff:
             return True
 
 
+@dataclass(eq=False)
 class Dispatcher:
-    def __init__(self, name: str, state: SharedState, api: PlatformApi, executor: Executor, *,
-                 passive: bool, placeholder: str | None, log_personal_data: bool = False,
-                 ttl: float = DEDUPE_TTL_SECONDS, pending_ttl: float = PENDING_TTL_SECONDS):
-        self.name = name
-        self.state = state
-        self.api = api
-        self.executor = executor
-        self.passive = passive
-        self.placeholder = placeholder
-        self.log_personal_data = log_personal_data
-        self.ttl = ttl
-        self.pending_ttl = pending_ttl
-        self._busy = 0  # computations and deliveries in flight (see ``drain``)
-        self._idle = threading.Condition()
+    name: str
+    state: SharedState
+    api: PlatformApi
+    executor: Executor
+    _: KW_ONLY
+    passive: bool
+    placeholder: str | None
+    log_personal_data: bool = False
+    ttl: float = DEDUPE_TTL_SECONDS
+    pending_ttl: float = PENDING_TTL_SECONDS
+    _busy: int = field(default=0, init=False, repr=False)  # computations and deliveries in flight (see ``drain``)
+    _idle: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
 
     def _enter(self) -> None:
         with self._idle:
