@@ -32,6 +32,12 @@ def setting_problem(field: str, chinese: str, english: str) -> str:
     return f"配置有误 {name}：{chinese} / Invalid setting {name}: {english}"
 
 
+def _fail_if(broken: bool, field: str, chinese: str, english: str) -> None:
+    """A model validator's check: when ``broken``, the setting ``field`` is wrong (see ``setting_problem``)."""
+    if broken:
+        raise ValueError(setting_problem(field, chinese, english))
+
+
 def describe_invalid(exc: ValidationError) -> str:
     """A ``ValidationError`` from ``Settings()`` as lines naming each setting (never its value)."""
     lines = []
@@ -105,12 +111,11 @@ class IndexingSettings(_Group):
 
     @model_validator(mode="after")
     def _check_indexing(self):
-        if self.chunk_min_chars >= self.chunk_max_chars:
-            raise ValueError(setting_problem("chunk_min_chars", "必须小于 KUNRUYI_CHUNK_MAX_CHARS",
-                                             "must be smaller than KUNRUYI_CHUNK_MAX_CHARS"))
-        if self.embedding_backend == "sentence-transformers" and not self.embedding_model:
-            raise ValueError(setting_problem("embedding_model", "sentence-transformers 嵌入后端需要模型名称或本地路径",
-                                             "the sentence-transformers backend needs a model name or local path"))
+        _fail_if(self.chunk_min_chars >= self.chunk_max_chars, "chunk_min_chars",
+                 "必须小于 KUNRUYI_CHUNK_MAX_CHARS", "must be smaller than KUNRUYI_CHUNK_MAX_CHARS")
+        _fail_if(self.embedding_backend == "sentence-transformers" and not self.embedding_model, "embedding_model",
+                 "sentence-transformers 嵌入后端需要模型名称或本地路径",
+                 "the sentence-transformers backend needs a model name or local path")
         return self
 
 
@@ -164,12 +169,10 @@ class AnsweringSettings(_Group):
 
     @model_validator(mode="after")
     def _check_answering(self):
-        if self.answer_backend == "openai" and not self.llm_base_url:
-            raise ValueError(setting_problem("llm_base_url", "openai 回答后端需要兼容 OpenAI 的接口地址",
-                                             "the openai answer backend needs an OpenAI-compatible endpoint"))
-        if self.answer_backend == "llamacpp" and not self.llamacpp_model_path:
-            raise ValueError(setting_problem("llamacpp_model_path", "llamacpp 回答后端需要 GGUF 模型文件路径",
-                                             "the llamacpp answer backend needs the path of a GGUF file"))
+        _fail_if(self.answer_backend == "openai" and not self.llm_base_url, "llm_base_url",
+                 "openai 回答后端需要兼容 OpenAI 的接口地址", "the openai answer backend needs an OpenAI-compatible endpoint")
+        _fail_if(self.answer_backend == "llamacpp" and not self.llamacpp_model_path, "llamacpp_model_path",
+                 "llamacpp 回答后端需要 GGUF 模型文件路径", "the llamacpp answer backend needs the path of a GGUF file")
         return self
 
 
@@ -227,14 +230,13 @@ class WeChatSettings(_Group):
 
     @model_validator(mode="after")
     def _check_wechat(self):
-        if self.wechat_mp_aes_key and not self.wechat_mp_app_id:
-            raise ValueError(setting_problem("wechat_mp_app_id", "已配置 EncodingAESKey，但缺少公众号 AppID，无法解密消息",
-                                             "KUNRUYI_WECHAT_MP_AES_KEY is set, decrypting needs the AppID"))
-        if self.wework_token:
-            for field in ("wework_aes_key", "wework_corp_id"):
-                if not getattr(self, field):
-                    raise ValueError(setting_problem(field, "已配置 KUNRUYI_WEWORK_TOKEN（企业微信接入），此项不能为空",
-                                                     "required when KUNRUYI_WEWORK_TOKEN (the WeCom app) is set"))
+        _fail_if(bool(self.wechat_mp_aes_key) and not self.wechat_mp_app_id, "wechat_mp_app_id",
+                 "已配置 EncodingAESKey，但缺少公众号 AppID，无法解密消息",
+                 "KUNRUYI_WECHAT_MP_AES_KEY is set, decrypting needs the AppID")
+        for field in ("wework_aes_key", "wework_corp_id"):
+            _fail_if(bool(self.wework_token) and not getattr(self, field), field,
+                     "已配置 KUNRUYI_WEWORK_TOKEN（企业微信接入），此项不能为空",
+                     "required when KUNRUYI_WEWORK_TOKEN (the WeCom app) is set")
         return self
 
 
