@@ -35,7 +35,7 @@ from app.pushes.models import SubscriptionRow  # noqa: E402
 from app.pushes.runtime import build_delivery  # noqa: E402
 from app.pushes.sender import Sender  # noqa: E402
 from app.pushes.service import TOPICS, PushService  # noqa: E402
-from app.pushes.settings import PushSettings  # noqa: E402
+from app.settings import PushSettings  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from ingest.pipeline import build_ingest_service  # noqa: E402
 from tests.fakes.wechat_server import FakeWeChat  # noqa: E402

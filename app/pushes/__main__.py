@@ -12,7 +12,6 @@ from app.components.database import create_db_engine, create_session_factory
 from app.components.shared_state import create_shared_state
 from app.pushes.runtime import build_delivery
 from app.pushes.sender import Sender
-from app.pushes.settings import PushSettings
 from app.settings import get_settings
 
 
@@ -22,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", action="store_true", help="keep sending every KUNRUYI_PUSH_TICK_SECONDS")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings, push_settings = get_settings(), PushSettings()
+    settings = get_settings()
+    push_settings = settings.pushes
     sessions = create_session_factory(create_db_engine(settings))
     state = create_shared_state(settings, sessions)
     sender = Sender(sessions, state, build_delivery(settings, state, push_settings, sessions), push_settings)

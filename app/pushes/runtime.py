@@ -10,7 +10,7 @@ from typing import Callable
 
 from app.pushes.sender import Delivery, Sender, recent_writers_from
 from app.pushes.service import PushService
-from app.pushes.settings import PushSettings
+from app.settings import PushSettings
 from app.wechat.api import PlatformApi, mp_account, work_account
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class Pushes:
 
 
 def build_pushes(services, push_settings: PushSettings | None = None) -> Pushes:
-    push_settings = push_settings or PushSettings()
+    push_settings = push_settings or services.settings.pushes
     settings = services.settings
     sessions = services.sessions
     service = PushService(sessions, services.matcher, services.registry, push_settings,

@@ -33,7 +33,7 @@ from app.pushes.models import (
     ACTIVE, APPROVED, DONE, FAILED, INFLIGHT, QUEUED, SENDING, SENT, SKIPPED, UNKNOWN, PushBatchRow, PushRow,
     SubscriptionRow,
 )
-from app.pushes.settings import PushSettings
+from app.settings import PushSettings
 from app.wechat.api import TOKEN_ERRORS, ApiError, PlatformApi
 
 log = logging.getLogger(__name__)

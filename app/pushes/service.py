@@ -32,7 +32,7 @@ from app.pushes.models import (
     ACTIVE, APPROVED, CANCELLED, DONE, ENDED, PAUSED, QUEUED, REVIEW, SENDING, SENT, SKIPPED, PushBatchRow, PushRow,
     SeenVersionRow, SubscriptionRow,
 )
-from app.pushes.settings import PushSettings
+from app.settings import PushSettings
 from zhtext.validity import cn_date, in_force
 
 log = logging.getLogger(__name__)

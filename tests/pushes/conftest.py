@@ -18,7 +18,7 @@ from app.main import Services, create_app
 from app.pushes.runtime import build_delivery, build_pushes
 from app.pushes.sender import Sender
 from app.pushes.service import PushService
-from app.pushes.settings import PushSettings
+from app.settings import PushSettings
 from app.settings import Settings
 from ingest.pipeline import IngestService, build_ingest_service
 from tests.fakes.wechat_server import FakeWeChat
