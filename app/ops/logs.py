@@ -81,5 +81,5 @@ def configure_logging(settings: Settings) -> None:
     handler._kunruyi = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for noisy in ("bm25s", "httpx", "chromadb.telemetry", "uvicorn.access"):
+    for noisy in ("httpx", "chromadb.telemetry", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
