@@ -130,6 +130,12 @@ class Query:
     def single_fact(self) -> bool:
         return sl.single_fact(self.slots)
 
+    @property
+    def wants_list(self) -> bool:
+        """A list, the materials, the conditions or the steps: answered by a whole article."""
+        return bool(self.slots) and not self.single_fact and (
+            sl.LIST in self.slots or self.slots[0] in (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE))
+
 
 def analyse(question: str, *, standalone: str | None = None, follow_up: bool = False,
             previous_slots: list[str] | None = None, previous_docs: list[str] | None = None) -> Query:

@@ -229,6 +229,34 @@ class Retriever:
                     chunk.meta = {**chunk.meta, "lead": re.split(r"[：:]", first, maxsplit=1)[0][:60]}
                     break
 
+    def _with_siblings(self, chunks: list[RetrievedChunk], limit: int = 8) -> list[RetrievedChunk]:
+        """A list asked for (哪些事项, 申请材料, 申报条件) is the whole article: the top chunk's
+        article-mates that retrieval left out come along, in the document's order."""
+        if not chunks:
+            return chunks
+        top = chunks[0]
+        parents = [p.strip() for p in top.meta.get("heading_path", "").split(">")]
+        prefix, index = split_chunk_id(top.id)
+        if len(parents) < 2 or index is None:
+            return chunks
+        article = parents[1]
+        have = {c.id for c in chunks}
+        mates: list[tuple[int, RetrievedChunk]] = []
+        for step in (-1, 1):
+            i = index + step
+            while abs(i - index) <= limit:
+                entry = self.keywords.entry(chunk_id(prefix, i))
+                path = [p.strip() for p in entry[0].get("heading_path", "").split(">")] if entry else []
+                if entry is None or len(path) < 2 or path[1] != article:
+                    break
+                if chunk_id(prefix, i) not in have:
+                    mates.append((i, RetrievedChunk(chunk_id(prefix, i), entry[1], dict(entry[0]), fused=top.fused)))
+                i += step
+        if not mates:
+            return chunks
+        # After the retrieved passages, so that their ranks (and the answer step's choice) stay.
+        return [*chunks, *[c for _, c in sorted(mates, key=lambda m: m[0])][:limit]]
+
     def evidence(self, query: str | Query, chunks: list[RetrievedChunk]) -> Evidence:
         """How well the top chunks cover the question.
 
@@ -335,6 +363,8 @@ class Retriever:
         top = chosen[:k]
         self._exact_dense(q, top[:3])
         self._attach_leads(top)
+        if q.wants_list:
+            top = self._with_siblings(top)
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named

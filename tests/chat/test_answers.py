@@ -125,6 +125,15 @@ def test_expired_only_programme_is_answered_from_it_with_its_expiry(client):
     assert result["citations"][0]["doc_id"] == "ks-shenggui-reward-2023"
 
 
+def test_a_list_question_gets_the_whole_article_even_where_retrieval_found_part_of_it(client):
+    answer = ask(client, "企业开办一窗通办包括哪些事项？")
+    text = body(answer["answer"])
+    for item in ("设立登记", "公章刻制备案", "涉税事项办理", "员工参保登记", "住房公积金企业缴存登记", "银行开户预约"):
+        assert item in text, (item, text)
+    assert "「（二）公章刻制备案」：公章刻制备案" not in text  # an item that is its own label is said once
+    assert {c["title"] for c in answer["citations"]} == {answer["citations"][0]["title"]}
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

@@ -15,6 +15,7 @@ from typing import Callable
 from app.facts import slots as sl
 from app.facts.vocab import synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
+from zhtext.chunk_ids import split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
@@ -30,6 +31,7 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
+_CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
 @dataclass
@@ -185,12 +187,12 @@ class ExtractiveAnswerer:
 
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
         pool = [split_with_context(chunk.text, merge_lists=not (ctx.query is not None and ctx.query.single_fact))
-                for chunk in ctx.chunks[:5]]
+                for chunk in ctx.chunks[:_CANDIDATE_CHUNKS if ctx.query is None or not ctx.query.wants_list else 12]]
         terms = self._specific(self._terms(ctx), [tidy(s).lower() for sentences in pool for s, _ in sentences])
         tokens = ctx.query.tokens if ctx.query is not None else tokenize(ctx.standalone)
         pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if a in terms and b in terms and a != b]
         out: list[_Sentence] = []
-        for rank, chunk in enumerate(ctx.chunks[:5]):
+        for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
@@ -261,6 +263,18 @@ class ExtractiveAnswerer:
                     used += len(c.text)
             primary = keep or [best]
         chosen = sorted(primary, key=lambda c: c.position)
+        if q is not None and q.wants_list:
+            # The list asked for is the whole article: its other clauses (retrieval brings the
+            # article-mates along) in the document's order, whatever their words.
+            top = ctx.chunks[best.chunk_rank]
+            mates = [c for c in candidates if c.chunk_rank != best.chunk_rank and
+                     ctx.chunks[c.chunk_rank].doc_id == top.doc_id and _article_of(ctx.chunks[c.chunk_rank]) == _article_of(top)]
+            used = sum(len(c.text) for c in chosen)
+            for c in sorted(mates, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position)):
+                if used + len(c.text) <= MAX_CHARS:
+                    chosen.append(c)
+                    used += len(c.text)
+            return sorted(chosen, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position))
         wants_list = sl.LIST in slots or sl.MATERIALS in slots or sl.PROCEDURE in slots or sl.CONDITIONS in slots
         if wants_list and sum(len(c.text) for c in chosen) < 120:
             # A short article that opens a list continues in the next clauses of the same document.
@@ -300,6 +314,10 @@ class ExtractiveAnswerer:
                            for s in chosen if s.chunk_rank == rank)
             if citation.doc_id == first_doc and paragraphs:
                 ref = _article_ref(citation.article) if citation.article else ""
+                if ref and body.startswith(_LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")):
+                    ref = ""  # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label
+                    mark = _LABEL_PREFIX.match(citation.article)
+                    body = f"{mark.group(0).strip() if mark else ''}{body}"
                 paragraphs.append(f"{ref}：{body}" if ref else body)
                 continue
             paragraphs.append(f"根据{citation.reference()}：{body}")
@@ -375,6 +393,11 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
     if first > 0 and len(clauses[0]) + len(out) <= limit:
         out = clauses[0] + ("…" if first > 1 else "") + out
     return out.rstrip("，,；;。") + "。"
+
+
+def _order(chunk) -> int:
+    """A chunk's place in its document (from its id)."""
+    return split_chunk_id(chunk.id)[1] or 0
 
 
 def _article_of(chunk) -> str:
