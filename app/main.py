@@ -89,7 +89,7 @@ class Services:
         query_embedder = create_query_embedder(settings, like=embedder)  # never waits for ingestion
         keywords.refresh(force=True)
         retriever = Retriever(settings, query_embedder, store, keywords, reranker=create_reranker(settings),
-                              live=LiveSet(registry))
+                              live=LiveSet(registry, check_interval=settings.keyword_refresh_seconds))
         answerer = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(sessions)
         chat = ChatService(settings, retriever, answerer, conversations)

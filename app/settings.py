@@ -130,7 +130,8 @@ class RetrievalSettings(_Group):
     retrieval_keyword_weight: float = Field(1.0, ge=0)
     retrieval_doc_weight: float = Field(0.05, ge=0, description="Share of a document's other chunk scores added to each chunk.")
     retrieval_top_k: int = Field(5, ge=1, description="Chunks handed to the answer step.")
-    keyword_refresh_seconds: float = Field(1.0, ge=0, description="How often a worker checks for corpus changes.")
+    keyword_refresh_seconds: float = Field(1.0, ge=0, description="How often a worker checks for corpus changes made by "
+                                           "other processes (keyword index and live document set); its own are seen at once; 0 = every request.")
     reranker_model: str = Field("", description="sentence-transformers CrossEncoder name or path; empty = off.")
     # Refusal: below these, the corpus holds no real evidence (calibrated by bench.eval).
     refusal_min_dense: float = Field(0.865, description="Minimum cosine similarity of the best chunk.")

@@ -339,7 +339,8 @@ def measure_core(data_dir: Path, qs: list[str], label: str) -> dict:
     keywords.refresh(force=True)
     build_s = time.monotonic() - started
     queries = create_query_embedder(settings, like=ingest.embedder)
-    retriever = Retriever(settings, queries, ingest.store, keywords, live=LiveSet(ingest.registry))
+    live = LiveSet(ingest.registry, check_interval=settings.keyword_refresh_seconds)
+    retriever = Retriever(settings, queries, ingest.store, keywords, live=live)
     answerer = create_answerer(settings, keywords.idf)
     chat = ChatService(settings, retriever, answerer, ConversationStore(ingest.registry.session_factory))
     for q in qs[:10]:

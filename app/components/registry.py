@@ -7,8 +7,9 @@ can tell cheaply when its in-memory keyword index is stale.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
@@ -102,19 +103,31 @@ class ServedVersion:
 class LiveSet:
     """The documents retrieval may serve right now, switched atomically with the registry.
 
-    Each call costs one cheap SQL read (the index generation); the set itself is reloaded only
-    when the generation moved, so every answer sees either the old or the new version of a
-    replaced document and never a deleted one, whichever worker it runs in.
+    The set is reloaded only when the index generation moved, so every answer sees either the old
+    or the new version of a replaced document and never a deleted one. A change made through this
+    process's registry (an upload, a delete) is seen by the next call; a change made by another
+    process (another worker, the ingest command) within ``check_interval`` seconds, the same
+    interval the keyword index uses (``KUNRUYI_KEYWORD_REFRESH_SECONDS``; 0 = one SQL read per call).
     """
 
-    def __init__(self, registry: "DocumentRegistry"):
+    def __init__(self, registry: "DocumentRegistry", check_interval: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic):
         self._registry = registry
         self._generation = -1
         self._served: dict[str, ServedVersion] = {}
         self._successors: dict[str, str] = {}
         self._removed: dict[str, str] = {}
+        self._interval, self._clock, self._checked = check_interval, clock, float("-inf")
+        registry.on_change(self._changed)
+
+    def _changed(self) -> None:
+        self._checked = float("-inf")
 
     def current(self, *, force: bool = False) -> dict[str, ServedVersion]:
+        now = self._clock()
+        if not force and self._generation >= 0 and now - self._checked < self._interval:
+            return self._served
+        self._checked = now
         generation = self._registry.generation()
         if force or generation != self._generation:
             served = self._registry.serving_versions()
@@ -153,6 +166,15 @@ class LiveSet:
 class DocumentRegistry:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory  # tables created and upgraded by database.upgrade_schema
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after this registry moved the index generation (committed)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def session_factory(self) -> sessionmaker:
@@ -261,6 +283,7 @@ class DocumentRegistry:
                 .values(status=DocumentStatus.ACTIVE, chunk_count=chunk_count)
             )
             self._bump(session)
+        self._notify()
 
     def touch_path(self, doc_id: str, path: str) -> None:
         with self._sessions.begin() as session:
@@ -278,6 +301,7 @@ class DocumentRegistry:
                 .values(status=DocumentStatus.DELETED)
             )
             self._bump(session)
+        self._notify()
 
     def versions(self, doc_id: str) -> list[DocumentVersionRow]:
         with self._sessions() as session:
@@ -300,6 +324,7 @@ class DocumentRegistry:
     def bump_generation(self) -> None:
         with self._sessions.begin() as session:
             self._bump(session)
+        self._notify()
 
     @staticmethod
     def _bump(session) -> None:

@@ -317,14 +317,14 @@ class Retriever:
         """The top passages for a question, and the evidence whether they answer it.
 
         Results are cached per (question as understood, corpus generation, day): a repeated
-        question costs one SQL read (the generation), no embedding, BM25 or Chroma call.
+        question costs no embedding, BM25 or Chroma call (and at most the generation read).
         """
         today = today or dt.date.today()
         k = k or self.settings.retrieval_top_k
         q = query if isinstance(query, Query) else analyse(query)
         generation = None
         if self.live is not None:
-            self.live.current()  # one SQL read: has the corpus changed since the last question?
+            self.live.current()  # has the corpus changed? (one SQL read at most per check interval)
             generation = self.live.generation
         key = (q.standalone, tuple(sorted(q.levels)), tuple(q.slots[:2]), tuple(q.previous_docs), q.follow_up,
                q.latest, tuple(sorted(q.years)), generation, today, k)
