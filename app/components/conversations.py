@@ -81,19 +81,16 @@ class HandoffRow(Base):
 HANDOFF_STATUSES = ("new", "contacted", "closed")
 
 
+def _recent(session, conversation_id: str, limit: int) -> list[MessageRow]:
+    """The conversation's last ``limit`` messages, oldest first."""
+    rows = session.scalars(select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+                           .order_by(MessageRow.created_at.desc()).limit(limit))
+    return list(reversed(list(rows)))
+
+
 class ConversationStore:
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
-
-    def open(self, conversation_id: str | None, channel: str = "web", user_ref: str | None = None) -> str:
-        """Return an existing conversation id, or start a new one (unknown ids start a new one)."""
-        with self._sessions.begin() as session:
-            if conversation_id and session.get(ConversationRow, conversation_id) is not None:
-                return conversation_id
-            row = ConversationRow(channel=channel, user_ref=user_ref)
-            session.add(row)
-            session.flush()
-            return row.id
 
     def start_turn(self, conversation_id: str | None, content: str, *, channel: str = "web",
                    user_ref: str | None = None, history_limit: int = 50) -> tuple[str, str, list["MessageRow"]]:
@@ -103,9 +100,7 @@ class ConversationStore:
         with self._sessions.begin() as session:
             history: list[MessageRow] = []
             if conversation_id and session.get(ConversationRow, conversation_id) is not None:
-                history = list(reversed(list(session.scalars(
-                    select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-                    .order_by(MessageRow.created_at.desc()).limit(history_limit)))))
+                history = _recent(session, conversation_id, history_limit)
             else:
                 conversation = ConversationRow(channel=channel, user_ref=user_ref)
                 session.add(conversation)
@@ -115,13 +110,6 @@ class ConversationStore:
             session.add(row)
             session.flush()
             return conversation_id, row.id, history
-
-    def add_user_message(self, conversation_id: str, content: str) -> str:
-        with self._sessions.begin() as session:
-            row = MessageRow(conversation_id=conversation_id, role="user", content=content, status="pending")
-            session.add(row)
-            session.flush()
-            return row.id
 
     def add_answer(self, conversation_id: str, question_id: str, *, content: str, standalone: str,
                    grounded: bool, fallback: bool, citations: list[dict[str, Any]], latency_ms: float,
@@ -147,11 +135,7 @@ class ConversationStore:
 
     def history(self, conversation_id: str, limit: int = 50) -> list[MessageRow]:
         with self._sessions() as session:
-            rows = session.scalars(
-                select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-                .order_by(MessageRow.created_at.desc()).limit(limit)
-            )
-            return list(reversed(list(rows)))
+            return _recent(session, conversation_id, limit)
 
     def get_conversation(self, conversation_id: str) -> ConversationRow | None:
         with self._sessions() as session:

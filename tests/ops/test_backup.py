@@ -65,7 +65,7 @@ def test_round_trip_to_servers_answers_the_same(tmp_path, source, embedder, chro
     assert [h.name for h in services.conversations.handoffs()] == ["张先生"]
     first_doc = services.ingest.registry.list()[0]
     assert first_doc.path.startswith(str(dst.data_dir / "restored"))
-    assert services.conversations.add_handoff(services.conversations.open(None), note="新的") > 1
+    assert services.conversations.add_handoff(services.conversations.start_turn(None, "你好")[0], note="新的") > 1
 
     # A second restore into the now non-empty deployment is refused and changes nothing.
     count = services.ingest.store.count()

@@ -39,8 +39,7 @@ def test_platform_errors(make_env):
     # the push goes out as a subscription message instead.
     svc.subscribe("wechat", "o-recent", GRADUATES)
     conversations = ConversationStore(env.ingest.registry.session_factory)
-    cid = conversations.open(None, channel="wechat", user_ref="o-recent")
-    conversations.add_user_message(cid, "高新技术企业认定有什么奖励？")
+    conversations.start_turn(None, "高新技术企业认定有什么奖励？", channel="wechat", user_ref="o-recent")
     env.publish("talent.md", talent_doc())
     (first,) = svc.watch()
     fake.fail_next(45015, 1)

@@ -157,8 +157,7 @@ def test_replacement_notifies_those_who_asked_about_the_old_policy(make_env):
     svc.subscribe("wechat", "o-asked", {"district": "玉山镇"}, topics=["用地"])  # no item of the new doc fits
     svc.subscribe("wechat", "o-silent", {"district": "玉山镇"}, topics=["用地"])
     conversations = ConversationStore(env.ingest.registry.session_factory)
-    cid = conversations.open(None, channel="wechat", user_ref="o-asked")
-    qid = conversations.add_user_message(cid, "招用高校毕业生有什么补贴？")
+    cid, qid, _ = conversations.start_turn(None, "招用高校毕业生有什么补贴？", channel="wechat", user_ref="o-asked")
     conversations.add_answer(cid, qid, content="按每人5000元给予一次性补贴[1]", standalone="招用高校毕业生补贴",
                              grounded=True, fallback=False, citations=[{"n": 1, "doc_id": "push-test-talent"}],
                              latency_ms=1.0)
