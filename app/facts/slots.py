@@ -39,7 +39,7 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
     (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
-    (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有")),
+    (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
 ]
 
@@ -85,7 +85,7 @@ _STATES: dict[str, re.Pattern[str]] = {
         r"每年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?\s*(?:至|到|—|-|~)|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前|起)|"
         r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前)|申报时间|受理时间|集中受理|常年受理|随时申报|申报期|逾期不予受理|截止"),
     DURATION: re.compile(r"期限(?:最长)?(?:不超过|不超|为)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月)|(?:连续|累计|最长(?:不超过|不超|可达|为)?|为期|共)\s*(?:补贴|发放|享受|支持)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月|天)|\d+\s*个?工作日|\d+\s*(?:天|日)内|[一二三四五六七八九十\d]+\s*(?:个月|年)内|即办|当场办结|当日办结|\d+\s*小时|"
-                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后)|期满"),
+                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后)"),
     # A list of papers: a word that says so, or two papers named (领取营业执照 alone is not one).
     MATERIALS: re.compile(r"材料|申请表|申请书|复印件|承诺书|清单|凭证|(?:证明|营业执照|报告|合同|发票|身份证|章程|证书).{0,40}"
                           r"(?:证明|营业执照|报告|合同|发票|身份证|章程|证书)"),
@@ -95,6 +95,17 @@ _STATES: dict[str, re.Pattern[str]] = {
     CONDITIONS: re.compile(r"须|应当|符合|条件|满足|具备|不得|以上|以下|不低于|不超过|达到|首次|经认定|注册|依法登记"),
     PROCEDURE: re.compile(r"流程|步骤|审核|初审|复核|公示|拨付|提交|申请|办理|受理|登录|领取|核查|审批|先.{1,10}再"),
 }
+
+
+# A yes or a no in the policy's words (allowed, not allowed, not needed, not counted, except):
+# what a 能不能 / 还要…吗 question is answered by.
+_VERDICT = re.compile(r"不得|不予|不能|不可|不纳入|不属于|不包括|不含|除外|不再|不重复|就高|可以|均可|"
+                      r"可(?:直接|同时|叠加|申请|享受|在|通过|按)|无需|不需|不必|不用|即可|允许|免于|免收|不收费|"
+                      r"仅限|只能|方可")
+
+
+def states_verdict(sentence: str) -> bool:
+    return bool(_VERDICT.search(sentence))
 
 
 # Words of an article's heading that say which slot the article answers (四、申报条件).

@@ -134,6 +134,22 @@ def test_a_list_question_gets_the_whole_article_even_where_retrieval_found_part_
     assert {c["title"] for c in answer["citations"]} == {answer["citations"][0]["title"]}
 
 
+def test_a_yes_or_no_from_a_q_and_a_pair_opens_with_its_verdict(client):
+    # The reply's first sentence (可以，但需要预约。) is the answer, not a title to drop; a numbered
+    # section title (一、延时服务：…) is never quoted as if it were a rule.
+    text = body(ask(client, "周末能去大厅办事不？")["answer"])
+    assert "可以，但需要预约" in text and "周六预约办" in text, text
+    assert "办事不受上班时间限制。[" not in text, text
+
+
+def test_a_yes_or_no_brings_the_limit_written_in_another_article(client):
+    text = body(ask(client, "买了分割转让的标准厂房，过两年还能再转手吗？")["answer"])
+    assert "5年内不得再次转让" in text, text
+    assert "制定本办法" not in text, text  # the rule's purpose answers nothing
+    assert "申请书" not in text, text  # a yes-or-no is not answered by a materials list
+    assert "第三条标准" not in text and "第五条标准" not in text, text  # a further article is labelled
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

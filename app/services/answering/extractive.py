@@ -84,10 +84,12 @@ def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, s
             # A bare heading, or the question of a Q&A pair, is not an answer.
             i += 1
             continue
+        is_reply = bool(_ANSWER_PREFIX.match(line))
         line = _ANSWER_PREFIX.sub("", line)
         sentences = [s.strip() for s in zh_sentences(line, stops=_STOPS) if len(s.strip()) >= 4]
         lead = ""
-        if len(sentences) > 1 and len(sentences[0]) <= 24:
+        if len(sentences) > 1 and len(sentences[0]) <= 24 and not is_reply:
+            # (A reply's first sentence, 答：可以，但需要预约。, is its verdict, not a title.)
             # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
             lead = sentences.pop(0)
         out.extend((s, lead) for s in sentences)
@@ -99,8 +101,16 @@ _LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）
 
 
 def _is_heading(line: str) -> bool:
-    """A bare heading line (no sentence of its own) adds nothing to an answer."""
+    """A bare heading line (no sentence of its own) adds nothing to an answer: 三、申报条件, and
+    一、延时服务：办事不受上班时间限制 (a numbered section title with its subtitle)."""
+    if len(line) <= 40 and _SECTION.match(line) and not re.search(r"[。；！？]", line):
+        return True
     return len(line) <= 40 and not re.search(r"[。；！？：，]", line)
+
+
+_SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
+# "为…，制定本办法。" says why a rule exists; it answers no officer's question.
+_PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)")
 
 
 class ExtractiveAnswerer:
@@ -138,7 +148,7 @@ class ExtractiveAnswerer:
         if len(token) < 3 or self._idf(token):
             return [token]
         parts = [token[i:i + 2] for i in range(len(token) - 1)]
-        return [p for p in parts if self._idf(p)] or [token]
+        return [p for p in parts if self._idf(p) or synonyms(p)] or [token]
 
     @staticmethod
     def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
@@ -156,6 +166,8 @@ class ExtractiveAnswerer:
     def _score(self, sentence: str, context: str, terms: dict[str, float], pairs: list[tuple[str, str]], q,
                chunk_rank: int) -> float:
         low = sentence.lower()
+        if _PURPOSE.match(sentence):
+            return 0.0
         overlap = sum(w for t, w in terms.items() if t in low)
         overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
         if overlap == 0:
@@ -175,8 +187,10 @@ class ExtractiveAnswerer:
                 score *= 1.5
             elif primary in sl.FACT_SLOTS:
                 score *= 0.35
-            if primary in (sl.WINDOW, sl.DEPARTMENT, sl.DURATION) and sl.MATERIALS in states and primary not in states:
+            if primary in (sl.WINDOW, sl.DEPARTMENT, sl.DURATION, sl.YESNO) and sl.MATERIALS in states and primary not in states:
                 score *= 0.5
+            if primary == sl.YESNO and sl.states_verdict(sentence):
+                score *= 1.5
         if q is not None and q.levels:
             named = sl.levels(sentence)
             if named & q.levels:
@@ -212,6 +226,19 @@ class ExtractiveAnswerer:
 
     def select(self, ctx: AnswerContext) -> list[_Sentence]:
         candidates = self.candidates(ctx)
+        chosen = self._select(ctx, candidates)
+        q = ctx.query
+        if chosen and q is not None and (not q.slots or q.slots[0] == sl.YESNO):
+            # A yes-or-no question answered from a Q&A pair: its reply opens with the verdict
+            # (可以，但需要预约。), which goes first whatever its words.
+            rank = chosen[0].chunk_rank
+            if _QUESTION_LINE.match(ctx.chunks[rank].text.lstrip()):
+                verdict = next((c for c in candidates if c.chunk_rank == rank and c.position == 0), None)
+                if verdict is not None and all(c.text != verdict.text for c in chosen):
+                    chosen = [verdict, *chosen]
+        return chosen
+
+    def _select(self, ctx: AnswerContext, candidates: list[_Sentence]) -> list[_Sentence]:
         scored = [c for c in candidates if c.score > 0]
         if not scored:
             return []
@@ -263,6 +290,15 @@ class ExtractiveAnswerer:
                     used += len(c.text)
             primary = keep or [best]
         chosen = sorted(primary, key=lambda c: c.position)
+        if slots and slots[0] == sl.YESNO:
+            # A yes or no often rests on a rule in another article (an exclusion, a limit): the
+            # best such clause outside the chosen one goes along when it is nearly as good.
+            used = sum(len(c.text) for c in chosen)
+            others = [c for c in scored if c.chunk_rank != best.chunk_rank and sl.states_verdict(c.text)]
+            if others:
+                extra = max(others, key=lambda c: c.score)
+                if extra.score >= 0.5 * best.score and used + len(extra.text) <= MAX_CHARS:
+                    chosen.append(extra)
         if q is not None and q.wants_list:
             # The list asked for is the whole article: its other clauses (retrieval brings the
             # article-mates along) in the document's order, whatever their words.
@@ -314,7 +350,8 @@ class ExtractiveAnswerer:
                            for s in chosen if s.chunk_rank == rank)
             if citation.doc_id == first_doc and paragraphs:
                 ref = _article_ref(citation.article) if citation.article else ""
-                if ref and body.startswith(_LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")):
+                own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
+                if ref and own and body.startswith(own):
                     ref = ""  # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label
                     mark = _LABEL_PREFIX.match(citation.article)
                     body = f"{mark.group(0).strip() if mark else ''}{body}"
