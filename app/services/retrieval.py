@@ -60,6 +60,20 @@ class RetrievedChunk:
     def expired(self, today: dt.date) -> bool:
         return not in_force(self.meta.get("expires"), today)
 
+    @property
+    def sections(self) -> list[str]:
+        """The headings this passage sits under, below the document's own title."""
+        parts = [p.strip() for p in self.meta.get("heading_path", "").split(">") if p.strip()]
+        if parts and (self.meta.get("title", "").startswith(parts[0]) or len(parts) > 1):
+            parts = parts[1:]
+        return parts
+
+    @property
+    def opens_document(self) -> bool:
+        """The document's opening passage (before its first section): what it is, and often
+        "…主要内容整理如下"."""
+        return not self.sections and split_chunk_id(self.id)[1] is not None
+
 
 @dataclass
 class Evidence:
@@ -235,27 +249,51 @@ class Retriever:
         if not chunks:
             return chunks
         top = chunks[0]
-        parents = [p.strip() for p in top.meta.get("heading_path", "").split(">")]
-        prefix, index = split_chunk_id(top.id)
-        if len(parents) < 2 or index is None:
-            return chunks
-        article = parents[1]
         have = {c.id for c in chunks}
+        # A document's opening passage among the first three (…主要内容整理如下): the list may be
+        # the document's sections.
+        opening = next((c for c in chunks[:3] if c.doc_id == top.doc_id and c.opens_document), None)
+        outline = self._outline(opening, have, limit, top.fused) if opening is not None else []
+        have |= {c.id for c in outline}
+        prefix, index = split_chunk_id(top.id)
+        if not top.sections or index is None:
+            return [*chunks, *outline]
+        article = top.sections[0]
         mates: list[tuple[int, RetrievedChunk]] = []
         for step in (-1, 1):
             i = index + step
             while abs(i - index) <= limit:
-                entry = self.keywords.entry(chunk_id(prefix, i))
-                path = [p.strip() for p in entry[0].get("heading_path", "").split(">")] if entry else []
-                if entry is None or len(path) < 2 or path[1] != article:
+                mate = self._entry(prefix, i, top.fused)
+                if mate is None or mate.sections[:1] != [article]:
                     break
-                if chunk_id(prefix, i) not in have:
-                    mates.append((i, RetrievedChunk(chunk_id(prefix, i), entry[1], dict(entry[0]), fused=top.fused)))
+                if mate.id not in have:
+                    mates.append((i, mate))
                 i += step
-        if not mates:
-            return chunks
         # After the retrieved passages, so that their ranks (and the answer step's choice) stay.
-        return [*chunks, *[c for _, c in sorted(mates, key=lambda m: m[0])][:limit]]
+        return [*chunks, *[c for _, c in sorted(mates, key=lambda m: m[0])][:limit], *outline]
+
+    def _entry(self, prefix: str, index: int, fused: float) -> RetrievedChunk | None:
+        entry = self.keywords.entry(chunk_id(prefix, index))
+        return None if entry is None else RetrievedChunk(chunk_id(prefix, index), entry[1], dict(entry[0]), fused=fused)
+
+    def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float) -> list[RetrievedChunk]:
+        """When a document's opening passage is among the best (六个一 …整理如下), the list asked
+        for may be the document's sections: the first passage of each, in order."""
+        prefix, index = split_chunk_id(opening.id)
+        out: list[RetrievedChunk] = []
+        seen: set[str] = set()
+        for i in range(index + 1, index + 40):
+            chunk = self._entry(prefix, i, fused)
+            if chunk is None:
+                break
+            if not chunk.sections or chunk.sections[0] in seen:
+                continue
+            seen.add(chunk.sections[0])
+            if chunk.id not in have:
+                out.append(chunk)
+            if len(seen) >= limit:
+                break
+        return out
 
     def evidence(self, query: str | Query, chunks: list[RetrievedChunk]) -> Evidence:
         """How well the top chunks cover the question.
@@ -369,3 +407,4 @@ class Retriever:
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named
         return RetrievalResult(top, evidence, used_expired)
+

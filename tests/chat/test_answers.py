@@ -150,6 +150,14 @@ def test_a_yes_or_no_brings_the_limit_written_in_another_article(client):
     assert "第三条标准" not in text and "第五条标准" not in text, text  # a further article is labelled
 
 
+def test_a_list_that_is_a_whole_document_is_answered_by_its_sections(client):
+    # The best passage is the document's opening ("现将主要内容…整理如下"): the list is its sections.
+    text = body(ask(client, "苏州推出的“六个一”举措都有哪几项？")["answer"])
+    for section in ("一个企业综合服务中心", "一条12345热线", "政策明白卡", "高效办成一件事", "综合查一次", "换位跑一次"):
+        assert section in text, (section, text)
+    assert text.index("综合查一次") < text.index("换位跑一次")
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

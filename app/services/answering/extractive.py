@@ -40,6 +40,7 @@ class _Sentence:
     position: int
     text: str
     score: float
+    bare: bool = False  # an outline line that names its section itself: quoted without a reference
 
 
 def split_sentences(text: str) -> list[str]:
@@ -299,6 +300,26 @@ class ExtractiveAnswerer:
                 extra = max(others, key=lambda c: c.score)
                 if extra.score >= 0.5 * best.score and used + len(extra.text) <= MAX_CHARS:
                     chosen.append(extra)
+        if q is not None and q.wants_list and _asks_for_sections(ctx, best):
+            # The list asked for is the document's sections, each named with its first sentence,
+            # in the document's order.
+            top = ctx.chunks[best.chunk_rank]
+            firsts: dict[str, _Sentence] = {}
+            for c in sorted(candidates, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position)):
+                chunk = ctx.chunks[c.chunk_rank]
+                if chunk.doc_id == top.doc_id and chunk.sections and _article_of(chunk) not in firsts:
+                    clause = _first_clause(_LABELLED.sub("", _LABEL_PREFIX.sub("", c.text, count=1)))
+                    firsts[_article_of(chunk)] = replace(c, text=f"{_article_of(chunk)}：{clause}", bare=True)
+            if len(firsts) >= 2:
+                if not top.opens_document:
+                    chosen = []  # one section's own words would come before the outline
+                used = sum(len(c.text) for c in chosen)
+                for c in firsts.values():
+                    if used + len(c.text) + 16 > MAX_CHARS:
+                        break
+                    chosen.append(c)
+                    used += len(c.text) + 16
+                return sorted(chosen, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position))
         if q is not None and q.wants_list:
             # The list asked for is the whole article: its other clauses (retrieval brings the
             # article-mates along) in the document's order, whatever their words.
@@ -346,8 +367,13 @@ class ExtractiveAnswerer:
         first_doc = cited[0].doc_id
         for rank in order:
             citation = cited[renumbered[rank] - 1]
-            body = "".join(_with_mark(strip_label(s.text, citation.article), citation.n)
+            body = "".join(_with_mark(s.text if s.bare else strip_label(s.text, citation.article), citation.n)
                            for s in chosen if s.chunk_rank == rank)
+            if all(s.bare for s in chosen if s.chunk_rank == rank):
+                if not paragraphs:  # an outline on its own: which document it is the outline of
+                    paragraphs.append(f"根据{replace(citation, article='').reference()}，主要包括：")
+                paragraphs.append(body)
+                continue
             if citation.doc_id == first_doc and paragraphs:
                 ref = _article_ref(citation.article) if citation.article else ""
                 own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
@@ -384,6 +410,7 @@ def _finished(text: str, cited: list[Citation]) -> Answer:
 
 
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
+_LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
 _MD_ESCAPE = re.compile(r"\\([.\-*_#+!()\[\]`>|])")
 
 
@@ -437,10 +464,28 @@ def _order(chunk) -> int:
     return split_chunk_id(chunk.id)[1] or 0
 
 
+def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
+    """A list question whose best passage opens its document (…主要内容整理如下), or whose top
+    passages are the document's opening and three or more of its sections (六个一 有哪几项)."""
+    top = ctx.chunks[best.chunk_rank]
+    if top.opens_document:
+        return True
+    first = [c for c in ctx.chunks[:5] if c.doc_id == top.doc_id]
+    return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
+        len({c.sections[0] for c in first if c.sections}) >= 3
+
+
+def _first_clause(sentence: str, limit: int = 50) -> str:
+    """A section's opening sentence, cut at a clause end when long (an outline names, not quotes)."""
+    if len(sentence) <= limit:
+        return sentence
+    cut = max(sentence.rfind(p, 0, limit) for p in "，；,;")
+    return (sentence[:cut] if cut > 12 else sentence[:limit]) + "…"
+
+
 def _article_of(chunk) -> str:
-    """The article a chunk belongs to: its first clause label under the title."""
-    parts = [p.strip() for p in chunk.meta.get("heading_path", "").split(">")]
-    return parts[1] if len(parts) > 1 else parts[0]
+    """The article a chunk belongs to: its first heading under the title."""
+    return chunk.sections[0] if chunk.sections else chunk.meta.get("heading_path", "")
 
 
 def _article_ref(label: str) -> str:
