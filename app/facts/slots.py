@@ -36,7 +36,8 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
     (MATERIALS, re.compile(r"材料|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
-    (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure", re.I)),
+    (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure|"
+                           r"(?:怎么|如何|怎样)(?:才能)?(?:申|办|报|领|退|返还|提交|操作|处理|认定|备案|登记|兑现|走)", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
     (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
     (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),

@@ -23,6 +23,7 @@ from app.facts import vocab
 from app.services.query import Query, analyse
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
+from zhtext.clauses import CLAUSE_MARK
 from zhtext.docnumbers import find_doc_number_anywhere
 from zhtext.tokens import tokenize
 from zhtext.validity import in_force
@@ -64,8 +65,8 @@ class RetrievedChunk:
     def sections(self) -> list[str]:
         """The headings this passage sits under, below the document's own title."""
         parts = [p.strip() for p in self.meta.get("heading_path", "").split(">") if p.strip()]
-        if parts and (self.meta.get("title", "").startswith(parts[0]) or len(parts) > 1):
-            parts = parts[1:]
+        if parts and not CLAUSE_MARK.match(parts[0]) and (self.meta.get("title", "").startswith(parts[0]) or len(parts) > 1):
+            parts = parts[1:]  # the document's title (一、… would be its first section)
         return parts
 
     @property

@@ -158,6 +158,16 @@ def test_a_list_that_is_a_whole_document_is_answered_by_its_sections(client):
     assert text.index("综合查一次") < text.index("换位跑一次")
 
 
+def test_a_procedure_question_gets_every_step_in_order(client):
+    # The notice has no title heading (its sections are 一、… at the top level) and its steps are
+    # four passages of 四、申报程序; the title's words (专精特新) do not pull in 五、有关要求.
+    text = body(ask(client, "专精特新中小企业怎么申报？流程是什么？")["answer"])
+    steps = ["企业申报", "区镇审核", "市级评审", "公示公布"]
+    assert all(step in text for step in steps), text
+    assert [text.index(step) for step in steps] == sorted(text.index(step) for step in steps)
+    assert "弄虚作假" not in text, text
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

@@ -212,7 +212,8 @@ class ExtractiveAnswerer:
             heads = " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
-            context = f"{heads} {lead}".lower()
+            # The document's title is what every one of its clauses is about (专精特新 need not be repeated).
+            context = f"{chunk.meta.get('title', '')} {heads} {lead}".lower()
             for pos, (sentence, item_lead) in enumerate(pool[rank]):
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
