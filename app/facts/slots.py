@@ -100,7 +100,7 @@ _STATES: dict[str, re.Pattern[str]] = {
 
 # A yes or a no in the policy's words (allowed, not allowed, not needed, not counted, except):
 # what a 能不能 / 还要…吗 question is answered by.
-_VERDICT = re.compile(r"不得|不予|不能|不可|不纳入|不属于|不包括|不含|除外|不再|不重复|就高|可以|均可|"
+_VERDICT = re.compile(r"不得|不予|不能|不可|不单独|不另行|不纳入|不属于|不包括|不含|除外|不再|不重复|就高|可以|均可|"
                       r"可(?:直接|同时|叠加|申请|享受|在|通过|按)|无需|不需|不必|不用|即可|允许|免于|免收|不收费|"
                       r"仅限|只能|方可")
 

@@ -70,6 +70,17 @@ class RetrievedChunk:
         return parts
 
     @property
+    def years(self) -> set[int]:
+        """The years a passage is about: named in its title, headings or text, its 文号 (〔2021〕)
+        or its publication date ("2021年的智改数转措施" is the one issued in 2021)."""
+        years = sl.years(f"{self.meta.get('title', '')} {self.meta.get('heading_path', '')} {self.text}")
+        years |= {int(y) for y in re.findall(r"〔(20\d{2})〕", str(self.meta.get("doc_number") or ""))}
+        published = str(self.meta.get("published") or "")
+        if re.match(r"20\d{2}-", published):
+            years.add(int(published[:4]))
+        return years
+
+    @property
     def opens_document(self) -> bool:
         """The document's opening passage (before its first section): what it is, and often
         "…主要内容整理如下"."""
@@ -181,7 +192,7 @@ class Retriever:
                     factor *= 1 + s.retrieval_entity_boost
                 elif named:
                     factor *= 1 - s.retrieval_entity_boost / 2
-            if q.years and any(str(y) in f"{chunk.meta.get('title', '')} {text}" for y in q.years):
+            if q.years and q.years & chunk.years:
                 factor *= 1 + s.retrieval_entity_boost / 2
             if q.previous_docs and chunk.doc_id == q.previous_docs[0]:
                 factor *= 1 + s.retrieval_followup_boost * (1.0 if q.follow_up else 0.5)

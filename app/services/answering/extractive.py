@@ -220,6 +220,8 @@ class ExtractiveAnswerer:
                     continue
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
+                if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
+                    score *= 1.6  # the year the user named (2021年的措施) outranks likeness
                 if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
                     # "四、申请材料" is the answer to a materials question, whatever its items say.
                     score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
