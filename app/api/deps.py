@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from app.components.conversations import ConversationStore
 from app.errors import RateLimited
+from app.ops.ratelimit import Counters
 from app.services.chat import ChatService
 from app.services.corpus import CorpusService
 from app.settings import Settings
@@ -44,10 +45,11 @@ def _client_ip(request: Request) -> str:
     return getattr(request.state, "client_ip", None) or (request.client.host if request.client else "unknown")
 
 
-def check_rate(request: Request, conversation_id: str | None) -> None:
-    """Chat endpoints: count this request against the client IP's and the conversation's limits
-    (raises RateLimited, a Chinese 429)."""
-    services_of(request).limiter.check(_client_ip(request), conversation_id)
+def admit_rate(request: Request, conversation_id: str | None) -> Counters | None:
+    """Chat endpoints: this request's counters against the client IP's and the conversation's limits, for
+    the statement that stores the question (ChatService.begin raises RateLimited, a Chinese 429); with
+    Redis they are counted here."""
+    return services_of(request).limiter.admit(_client_ip(request), conversation_id)
 
 
 def check_handoff_rate(request: Request, conversation_id: str) -> None:

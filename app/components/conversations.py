@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, and_, cast, exists, func,
+                        insert, literal, or_, select, true, update)
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.components.orm import Base
+
+if TYPE_CHECKING:
+    from app.ops.ratelimit import Counters
 
 
 def _now() -> dt.datetime:
@@ -81,51 +85,146 @@ class HandoffRow(Base):
 HANDOFF_STATUSES = ("new", "contacted", "closed")
 
 
+def _recent_select(what, conversation_id, limit: int):
+    """``what`` (an entity or columns) of a conversation's last ``limit`` messages, newest first."""
+    return (select(what).where(MessageRow.conversation_id == conversation_id)
+            .order_by(MessageRow.created_at.desc()).limit(limit))
+
+
 def _recent(session, conversation_id: str, limit: int) -> list[MessageRow]:
     """The conversation's last ``limit`` messages, oldest first."""
-    rows = session.scalars(select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-                           .order_by(MessageRow.created_at.desc()).limit(limit))
-    return list(reversed(list(rows)))
+    return list(reversed(list(session.scalars(_recent_select(MessageRow, conversation_id, limit)))))
 
 
 class ConversationStore:
+    """Each chat turn costs two round trips to the database: ``start_turn`` (rate-limit counters,
+    conversation, history, question) and ``add_answer`` (answer, question status, conversation time).
+
+    On PostgreSQL each is ONE statement (data-modifying CTEs) sent outside an explicit transaction
+    (a single statement is atomic), so a turn is two network round trips. On SQLite each is one
+    transaction of a few statements in the same process, with no network between them (issue 14)."""
+
     def __init__(self, session_factory: sessionmaker):
         self._sessions = session_factory
+        self._engine = session_factory.kw["bind"]
+        self._one_statement = self._engine.dialect.name == "postgresql"
 
     def start_turn(self, conversation_id: str | None, content: str, *, channel: str = "web",
-                   user_ref: str | None = None, history_limit: int = 50) -> tuple[str, str, list["MessageRow"]]:
-        """Open (or start) the conversation, read its recent history and store the question, in one
-        transaction: (conversation id, question id, history before this question). A new
-        conversation reads no history."""
+                   user_ref: str | None = None, history_limit: int = 50,
+                   counters: "Counters | None" = None) -> tuple[str, str, list["MessageRow"]]:
+        """Count the rate limits, open (or start) the conversation, read its recent history and store
+        the question, in one statement (PostgreSQL) or transaction (SQLite): (conversation id, question
+        id, history before this question). An unknown conversation id starts a new conversation, which
+        has no history. With ``counters`` (app.ops.ratelimit), the question is stored only when every
+        count is within its limit; otherwise the counts are kept and RateLimited is raised."""
+        now = _now()
+        question_id, new_conversation_id = new_id(), new_id()
+        if self._one_statement:
+            counts, conversation_id, history = self._start_turn_statement(
+                conversation_id, content, channel, user_ref, history_limit, counters, now, question_id,
+                new_conversation_id)
+        else:
+            counts, conversation_id, history = self._start_turn_transaction(
+                conversation_id, content, channel, user_ref, history_limit, counters, now, question_id,
+                new_conversation_id)
+        if counters is not None:
+            counters.judge(counts)
+        return conversation_id, question_id, history
+
+    def _start_turn_transaction(self, conversation_id, content, channel, user_ref, history_limit, counters,
+                                now, question_id, new_conversation_id):
         with self._sessions.begin() as session:
+            counts: dict[str, int] = {}
+            if counters is not None:  # the write first: the transaction takes SQLite's write lock at once
+                counts = {key: int(value) for key, value in session.execute(counters.statement)}
+                if any(counts[key] > limit for key, limit in counters.limits.items()):
+                    return counts, conversation_id, []
             history: list[MessageRow] = []
-            if conversation_id and session.get(ConversationRow, conversation_id) is not None:
-                history = _recent(session, conversation_id, history_limit)
-            else:
-                conversation = ConversationRow(channel=channel, user_ref=user_ref)
-                session.add(conversation)
-                session.flush()
-                conversation_id = conversation.id
-            row = MessageRow(conversation_id=conversation_id, role="user", content=content, status="pending")
-            session.add(row)
-            session.flush()
-            return conversation_id, row.id, history
+            known = False
+            if conversation_id:
+                # The conversation and its recent messages in one read (no row at all: unknown id).
+                recent = _recent_select(MessageRow.id, conversation_id, history_limit)
+                rows = session.execute(
+                    select(ConversationRow.id, MessageRow).select_from(ConversationRow)
+                    .outerjoin(MessageRow, MessageRow.id.in_(recent))
+                    .where(ConversationRow.id == conversation_id)).all()
+                known = bool(rows)
+                history = sorted((m for _cid, m in rows if m is not None), key=lambda m: m.created_at)
+            if not known:
+                conversation_id = new_conversation_id
+                session.execute(insert(ConversationRow).values(id=conversation_id, channel=channel,
+                                                               user_ref=user_ref, created_at=now, updated_at=now))
+            session.execute(insert(MessageRow).values(id=question_id, conversation_id=conversation_id, role="user",
+                                                      content=content, status="pending", created_at=now))
+            return counts, conversation_id, history
+
+    def _start_turn_statement(self, conversation_id, content, channel, user_ref, history_limit, counters,
+                              now, question_id, new_conversation_id):
+        """PostgreSQL: every step a data-modifying CTE of one statement. The CTEs share one snapshot, so
+        the history read does not see the question stored beside it."""
+        conversations, messages = ConversationRow.__table__, MessageRow.__table__
+        admitted = true()
+        counted = None
+        if counters is not None:
+            counted = counters.statement.cte("counted")
+            over = [and_(counted.c.key == key, cast(counted.c.value, Integer) > limit)
+                    for key, limit in counters.limits.items()]
+            admitted = ~exists(select(1).select_from(counted).where(or_(*over)))
+        existing = (select(conversations.c.id).where(conversations.c.id == (conversation_id or ""))
+                    .cte("existing"))
+        known = exists(select(1).select_from(existing))
+        opened = (insert(conversations)
+                  .from_select(["id", "channel", "user_ref", "created_at", "updated_at"],
+                               select(literal(new_conversation_id), literal(channel), literal(user_ref, String),
+                                      literal(now, DateTime(timezone=True)),
+                                      literal(now, DateTime(timezone=True))).where(admitted, ~known))
+                  .returning(conversations.c.id).cte("opened"))
+        turn_conversation = func.coalesce(select(existing.c.id).scalar_subquery(),
+                                          select(opened.c.id).scalar_subquery())
+        stored = (insert(messages)
+                  .from_select(["id", "conversation_id", "role", "content", "status", "created_at"],
+                               select(literal(question_id), turn_conversation, literal("user"), literal(content),
+                                      literal("pending"), literal(now, DateTime(timezone=True))).where(admitted))
+                  .returning(messages.c.conversation_id).cte("stored"))
+        history = _recent_select(messages, select(existing.c.id).scalar_subquery(), history_limit).subquery("history")
+        head = select(select(stored.c.conversation_id).scalar_subquery().label("turn_conversation"),
+                      *[select(counted.c.value).where(counted.c.key == key).scalar_subquery().label(f"count_{i}")
+                        for i, key in enumerate(counters.limits if counters else ())]).subquery("head")
+        stmt = (select(head, *history.c).select_from(head).outerjoin(history, true())
+                .order_by(history.c.created_at))
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            rows = conn.execute(stmt).all()
+        first = rows[0]
+        counts = {key: int(getattr(first, f"count_{i}"))
+                  for i, key in enumerate(counters.limits if counters else ())}
+        history_rows = [MessageRow(**{c.name: getattr(row, c.name) for c in messages.c})
+                        for row in rows if row.id is not None]
+        return counts, first.turn_conversation or conversation_id, history_rows
 
     def add_answer(self, conversation_id: str, question_id: str, *, content: str, standalone: str,
                    grounded: bool, fallback: bool, citations: list[dict[str, Any]], latency_ms: float,
                    refusal_reason: str | None = None, message_id: str | None = None) -> str:
-        # Plain UPDATEs (no read first): the answer costs three statements in one transaction.
+        """Store the answer, mark the question answered and move the conversation's time: one statement on
+        PostgreSQL (the two updates as CTEs of the insert), one transaction of three on SQLite."""
+        now = _now()
+        answer = insert(MessageRow).values(
+            id=message_id or new_id(), conversation_id=conversation_id, role="assistant", content=content,
+            standalone_question=standalone, grounded=grounded, fallback=fallback, citations=citations,
+            latency_ms=latency_ms, refusal_reason=refusal_reason, reply_to=question_id, status="ok",
+            created_at=now).returning(MessageRow.id)
+        answered = (update(MessageRow).where(MessageRow.id == question_id)
+                    .values(status="ok", standalone_question=standalone))
+        touched = update(ConversationRow).where(ConversationRow.id == conversation_id).values(updated_at=now)
+        if self._one_statement:
+            stmt = answer.add_cte(answered.returning(MessageRow.id).cte("answered"),
+                                  touched.returning(ConversationRow.id).cte("touched"))
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return conn.execute(stmt).scalar_one()
         with self._sessions.begin() as session:
-            session.execute(update(MessageRow).where(MessageRow.id == question_id)
-                            .values(status="ok", standalone_question=standalone))
-            row = MessageRow(id=message_id or new_id(), conversation_id=conversation_id, role="assistant",
-                             content=content, standalone_question=standalone, grounded=grounded,
-                             fallback=fallback, citations=citations, latency_ms=latency_ms,
-                             refusal_reason=refusal_reason, reply_to=question_id)
-            session.add(row)
-            session.flush()
-            session.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(updated_at=_now()))
-            return row.id
+            session.execute(answered)
+            answer_id = session.execute(answer).scalar_one()
+            session.execute(touched)
+            return answer_id
 
     def mark_failed(self, question_id: str) -> None:
         with self._sessions.begin() as session:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import BigInteger, Float, Integer, String, Text, case, cast, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
@@ -158,17 +158,24 @@ class SqlState:
             session.execute(delete(StateItemRow).where(StateItemRow.key == key))
 
     def incr(self, key: str, ttl_seconds: float) -> int:
+        with self._sessions.begin() as session:
+            return int(session.execute(self.incr_statement([key], ttl_seconds)).one().value)
+
+    def incr_statement(self, keys: Sequence[str], ttl_seconds: float):
+        """``INSERT … ON CONFLICT DO UPDATE … RETURNING key, value``: one statement that adds one to each
+        counter in ``keys`` (a window starts at a counter's first increment). ``incr`` runs it alone; the
+        chat turn runs it inside the statement or transaction that stores the question
+        (ConversationStore.start_turn), so the rate limits cost no round trip of their own."""
         now = self.clock()
         self._housekeeping(now)
         table = StateValueRow.__table__
         expired = table.c.expires_at <= now
-        stmt = self._insert(table).values(key=key, value="1", expires_at=now + ttl_seconds)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+        stmt = self._insert(table).values([{"key": key, "value": "1", "expires_at": now + ttl_seconds}
+                                           for key in keys])
+        return stmt.on_conflict_do_update(index_elements=["key"], set_={
             "value": case((expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)),
             "expires_at": case((expired, now + ttl_seconds), else_=table.c.expires_at),
-        }).returning(table.c.value)
-        with self._sessions.begin() as session:
-            return int(session.execute(stmt).scalar_one())
+        }).returning(table.c.key, table.c.value)
 
     def push(self, key: str, value: str) -> None:
         with self._sessions.begin() as session:
