@@ -1,5 +1,7 @@
 """Dependencies as Annotated aliases, so routers stay one-liners. Everything comes from the services
-built once at start (``app.main.Services``), the settings included."""
+built once at start (``app.main.Services``), the settings included. The getters are ``async def``:
+FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request for an
+attribute lookup."""
 
 from __future__ import annotations
 
@@ -21,23 +23,23 @@ def services_of(request: Request):
     return request.app.state.services
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return services_of(request).settings
 
 
-def get_corpus(request: Request) -> CorpusService:
+async def get_corpus(request: Request) -> CorpusService:
     return services_of(request).corpus
 
 
-def get_chat(request: Request) -> ChatService:
+async def get_chat(request: Request) -> ChatService:
     return services_of(request).chat
 
 
-def get_conversations(request: Request) -> ConversationStore:
+async def get_conversations(request: Request) -> ConversationStore:
     return services_of(request).conversations
 
 
-def get_handoff(request: Request) -> HandoffService:
+async def get_handoff(request: Request) -> HandoffService:
     return services_of(request).handoff
 
 

@@ -36,10 +36,12 @@ class Counters:
     """One request's rate-limit counters, to be added by the SQL that stores its question.
 
     ``statement`` is the shared state's ``INSERT … ON CONFLICT … RETURNING key, value``
-    (SqlState.incr_statement); ``limits`` maps each key to its limit. ``judge`` takes the counts
-    that statement returned and raises RateLimited for the first one over its limit."""
+    (SqlState.incr_statement) and ``params`` its values; ``limits`` maps each key to its limit.
+    ``judge`` takes the counts that statement returned and raises RateLimited for the first one
+    over its limit."""
 
     statement: Any
+    params: dict[str, Any]
     limits: dict[str, int]
     limiter: "RateLimiter"
 
@@ -76,11 +78,11 @@ class RateLimiter:
         """A chat turn's limits: with the SQL shared state, the counters for the statement that stores the
         question (nothing is sent here); with Redis, counted now like ``check`` (None is returned)."""
         counters = self._counters(client_ip, conversation_id)
-        incr_statement = getattr(self.state, "incr_statement", None)
-        if not counters or incr_statement is None:
+        if not counters or not hasattr(self.state, "incr_statement"):
             self.check(client_ip, conversation_id)
             return None
-        return Counters(incr_statement(list(counters), WINDOW_SECONDS), counters, self)
+        params = self.state.incr_params(list(counters), WINDOW_SECONDS)
+        return Counters(self.state.incr_statement(len(counters)), params, counters, self)
 
     def verdict(self, key: str, count: int, limit: int) -> None:
         """Raise RateLimited when ``count`` (this window's, this request included) is over ``limit``."""
