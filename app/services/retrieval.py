@@ -17,7 +17,7 @@ from typing import Any
 from app.components.embeddings import Embedder
 from app.components.keyword_index import KeywordIndex
 from app.components.registry import LiveSet
-from app.components.vector_store import ChromaStore
+from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
 from app.services.query import Query, analyse
@@ -112,6 +112,22 @@ class Retriever:
             self.live.current(force=True)
         return [hit for hit in hits if self.live.serves(hit.metadata)]
 
+    def _dense(self, vector, k: int) -> list[Hit]:
+        """Chroma's ``k`` nearest chunks, best first. Their text and metadata come from the keyword index,
+        which holds every served chunk: a chunk id names one version of one document (doc_id + content
+        hash, metadata included), so they are the ones Chroma stores, and reading them from Chroma
+        was most of its query's cost. Chunks the index does not hold (yet) are read from Chroma."""
+        nearest = self.store.nearest(vector, k)
+        entries = {chunk_id: self.keywords.entry(chunk_id) for chunk_id, _score in nearest}
+        missing = [chunk_id for chunk_id, entry in entries.items() if entry is None]
+        stored = {hit.id: (hit.metadata, hit.text) for hit in self.store.get(missing)} if missing else {}
+        hits = []
+        for chunk_id, score in nearest:
+            meta, text = entries[chunk_id] or stored.get(chunk_id, (None, None))
+            if meta is not None:
+                hits.append(Hit(chunk_id, text, dict(meta), score))
+        return hits
+
     def candidates(self, query: str | Query) -> list[RetrievedChunk]:
         """All fused candidates, best first (expired ones included)."""
         s = self.settings
@@ -120,7 +136,7 @@ class Retriever:
         self.keywords.refresh()
         if q.vector is None:
             q.vector = self.embedder.embed_query(q.standalone)
-        dense_hits = self.store.query(q.vector, k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        dense_hits = self._dense(q.vector, s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
         dense_hits = self._served(dense_hits)
         for rank, hit in enumerate(dense_hits):
             chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
