@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
-from app.api.deps import ChatDep, ConversationsDep, check_rate
+from app.api.deps import ChatDep, ConversationsDep, admit_rate
 from app.api.inputs import CleanText
 from app.errors import ConversationNotFound, MessageNotFound
+from app.services.chat import Turn
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -71,27 +72,25 @@ class FeedbackRequest(BaseModel):
 @router.post("/chat", response_model=ChatResponse, responses={429: {"description": "Too many questions"}})
 def chat(body: ChatRequest, service: ChatDep, request: Request) -> ChatResponse:
     """Answer a question from the policy corpus, with citations; refuses honestly when it cannot."""
-    check_rate(request, body.conversation_id)
-    result = service.answer(body.message, body.conversation_id)
+    result = service.answer(body.message, body.conversation_id, counters=admit_rate(request, body.conversation_id))
     return ChatResponse(conversation_id=result.conversation_id, message_id=result.message_id, answer=result.answer,
                         grounded=result.grounded, fallback=result.fallback,
                         citations=[CitationPublic(**c) for c in result.citations],
                         curated=result.curated, answer_id=result.answer_id)
 
 
-def admitted(body: ChatRequest, service: ChatDep, request: Request) -> ChatRequest:
-    """Rate limit and input checks, before a stream starts: a refused question is a 429 or 422, not a stream."""
-    check_rate(request, body.conversation_id)
-    service.validate(body.message)
-    return body
+def admitted(body: ChatRequest, service: ChatDep, request: Request) -> Turn:
+    """Input checks and rate limit, and the question stored, before a stream starts: a refused question is
+    a 429 or 422, not a stream."""
+    return service.begin(body.message, body.conversation_id, counters=admit_rate(request, body.conversation_id))
 
 
 @router.post("/chat/stream", response_class=EventSourceResponse,
              responses={429: {"description": "Too many questions"}})
-def chat_stream(body: Annotated[ChatRequest, Depends(admitted)], service: ChatDep) -> Iterator[ServerSentEvent]:
+def chat_stream(turn: Annotated[Turn, Depends(admitted)], service: ChatDep) -> Iterator[ServerSentEvent]:
     """The same answer as Server-Sent Events: `meta` (ids, candidate citations), `delta` (text), `done`
     (final answer, citations, grounded, fallback) or `error`. Each event's data is one JSON object."""
-    for event in service.events(body.message, body.conversation_id):
+    for event in service.events(turn.question, turn=turn):
         # raw_data: the JSON keeps Chinese as UTF-8 (the default encoding would escape every character).
         yield ServerSentEvent(event=event.name, raw_data=json.dumps(event.data(), ensure_ascii=False))
 

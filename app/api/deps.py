@@ -1,5 +1,7 @@
 """Dependencies as Annotated aliases, so routers stay one-liners. Everything comes from the services
-built once at start (``app.main.Services``), the settings included."""
+built once at start (``app.main.Services``), the settings included. The getters are ``async def``:
+FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request for an
+attribute lookup."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from fastapi import Depends, Request
 
 from app.components.conversations import ConversationStore
 from app.errors import RateLimited
+from app.ops.ratelimit import Counters
 from app.services.chat import ChatService
 from app.services.corpus import CorpusService
 from app.settings import Settings
@@ -20,23 +23,23 @@ def services_of(request: Request):
     return request.app.state.services
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return services_of(request).settings
 
 
-def get_corpus(request: Request) -> CorpusService:
+async def get_corpus(request: Request) -> CorpusService:
     return services_of(request).corpus
 
 
-def get_chat(request: Request) -> ChatService:
+async def get_chat(request: Request) -> ChatService:
     return services_of(request).chat
 
 
-def get_conversations(request: Request) -> ConversationStore:
+async def get_conversations(request: Request) -> ConversationStore:
     return services_of(request).conversations
 
 
-def get_handoff(request: Request) -> HandoffService:
+async def get_handoff(request: Request) -> HandoffService:
     return services_of(request).handoff
 
 
@@ -44,10 +47,11 @@ def _client_ip(request: Request) -> str:
     return getattr(request.state, "client_ip", None) or (request.client.host if request.client else "unknown")
 
 
-def check_rate(request: Request, conversation_id: str | None) -> None:
-    """Chat endpoints: count this request against the client IP's and the conversation's limits
-    (raises RateLimited, a Chinese 429)."""
-    services_of(request).limiter.check(_client_ip(request), conversation_id)
+def admit_rate(request: Request, conversation_id: str | None) -> Counters | None:
+    """Chat endpoints: this request's counters against the client IP's and the conversation's limits, for
+    the statement that stores the question (ChatService.begin raises RateLimited, a Chinese 429); with
+    Redis they are counted here."""
+    return services_of(request).limiter.admit(_client_ip(request), conversation_id)
 
 
 def check_handoff_rate(request: Request, conversation_id: str) -> None:

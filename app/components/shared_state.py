@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
-from sqlalchemy import BigInteger, Float, Integer, String, Text, case, cast, delete, select
+from sqlalchemy import (BigInteger, Float, Integer, String, Text, bindparam, case, cast, delete, literal, select,
+                        true, union_all)
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from app.components.orm import Base
@@ -93,6 +94,7 @@ class SqlState:
         else:  # pragma: no cover - the project supports these two
             raise ValueError(f"shared state: unsupported SQL dialect {dialect}")
         self._insert = insert
+        self._incr_statements: dict[int, object] = {}
 
     def _housekeeping(self, now: float) -> None:
         """Delete expired rows once per interval (called by the writes)."""
@@ -158,17 +160,39 @@ class SqlState:
             session.execute(delete(StateItemRow).where(StateItemRow.key == key))
 
     def incr(self, key: str, ttl_seconds: float) -> int:
+        with self._sessions.begin() as session:
+            return int(session.execute(self.incr_statement(1), self.incr_params([key], ttl_seconds)).one().value)
+
+    def incr_statement(self, count: int):
+        """``INSERT … ON CONFLICT DO UPDATE … RETURNING key, value``: one statement that adds one to
+        ``count`` counters (a window starts at a counter's first increment), its values bound by
+        ``incr_params``; built once per count. ``incr`` runs it alone; the chat turn runs it inside the
+        statement or transaction that stores the question (ConversationStore.start_turn), so the rate
+        limits cost no round trip of their own."""
+        stmt = self._incr_statements.get(count)
+        if stmt is None:
+            table = StateValueRow.__table__
+            seconds = Float(precision=53)
+            now, expires = bindparam("incr_now", type_=seconds), bindparam("incr_expires", type_=seconds)
+            expired = table.c.expires_at <= now
+            # INSERT … SELECT … UNION ALL …, not a multi-row VALUES: SQLAlchemy compiles that anew on
+            # every call. (WHERE true: SQLite's parser wants a WHERE before an upsert's ON CONFLICT.)
+            rows = union_all(*[select(bindparam(f"incr_key_{i}", type_=String), literal("1"), expires).where(true())
+                               for i in range(count)])
+            stmt = self._insert(table).from_select(["key", "value", "expires_at"], rows)
+            stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+                "value": case((expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)),
+                "expires_at": case((expired, expires), else_=table.c.expires_at),
+            }).returning(table.c.key, table.c.value)
+            self._incr_statements[count] = stmt
+        return stmt
+
+    def incr_params(self, keys: Sequence[str], ttl_seconds: float) -> dict[str, object]:
+        """The values of ``incr_statement(len(keys))``: the keys, now and the expiry of a new window."""
         now = self.clock()
         self._housekeeping(now)
-        table = StateValueRow.__table__
-        expired = table.c.expires_at <= now
-        stmt = self._insert(table).values(key=key, value="1", expires_at=now + ttl_seconds)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
-            "value": case((expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)),
-            "expires_at": case((expired, now + ttl_seconds), else_=table.c.expires_at),
-        }).returning(table.c.value)
-        with self._sessions.begin() as session:
-            return int(session.execute(stmt).scalar_one())
+        keys = {f"incr_key_{i}": key for i, key in enumerate(keys)}
+        return {"incr_now": now, "incr_expires": now + ttl_seconds, **keys}
 
     def push(self, key: str, value: str) -> None:
         with self._sessions.begin() as session:

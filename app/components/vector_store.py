@@ -222,6 +222,14 @@ class ChromaStore:
         ]
 
     @_unavailable
+    def nearest(self, embedding: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ``k`` nearest chunk ids and their cosine similarity, without text or metadata (Chroma
+        spends most of a query reading and decoding those: ~4.6 ms of CPU with them, ~0.9 without, on
+        the sample corpus)."""
+        result = self._collection.query(query_embeddings=[embedding.tolist()], n_results=k, include=["distances"])
+        return [(i, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])]
+
+    @_unavailable
     def exact_scores(self, embedding: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Exact cosine similarity between ``embedding`` and the stored vectors of ``ids``.
 

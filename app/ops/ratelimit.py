@@ -7,6 +7,10 @@ limiting them, and the reverse proxy is the place for hard flood protection. Aft
 limiter does not ask the backend again for BACKOFF_SECONDS, so a hung Redis costs one short
 timeout (KUNRUYI_REDIS_TIMEOUT) now and then rather than on every request.
 
+With the SQL shared state (the default), a chat turn's counters cost no round trip of their own:
+``admit`` hands them to the statement (PostgreSQL) or transaction (SQLite) that stores the question
+(ConversationStore.start_turn), which stores it only when every count is within its limit (issue 14).
+
 ``clock`` (epoch seconds) decides the window; tests pass their own instead of waiting for a minute.
 """
 
@@ -15,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 from app.errors import RateLimited
 from app.ops.metrics import RATE_LIMITED, STATE_ERRORS
@@ -24,6 +29,25 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 BACKOFF_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One request's rate-limit counters, to be added by the SQL that stores its question.
+
+    ``statement`` is the shared state's ``INSERT … ON CONFLICT … RETURNING key, value``
+    (SqlState.incr_statement) and ``params`` its values; ``limits`` maps each key to its limit.
+    ``judge`` takes the counts that statement returned and raises RateLimited for the first one
+    over its limit."""
+
+    statement: Any
+    params: dict[str, Any]
+    limits: dict[str, int]
+    limiter: "RateLimiter"
+
+    def judge(self, counts: Mapping[str, int]) -> None:
+        for key, limit in self.limits.items():
+            self.limiter.verdict(key, counts[key], limit)
 
 
 class RateLimiter:
@@ -35,14 +59,40 @@ class RateLimiter:
         self._skip_until = 0.0
         self._lock = threading.Lock()
 
-    def check(self, client_ip: str, conversation_id: str | None) -> None:
+    def _counters(self, client_ip: str, conversation_id: str | None) -> dict[str, int]:
+        """This request's counter keys (this window's) and their limits."""
         window = int(self.clock() // WINDOW_SECONDS)
+        counters = {}
         if self.per_ip:
-            self._hit("ip", f"rl:ip:{client_ip}:{window}", self.per_ip)
+            counters[f"rl:ip:{client_ip}:{window}"] = self.per_ip
         if self.per_conversation and conversation_id:
-            self._hit("conversation", f"rl:conv:{conversation_id[:64]}:{window}", self.per_conversation)
+            counters[f"rl:conv:{conversation_id[:64]}:{window}"] = self.per_conversation
+        return counters
 
-    def _hit(self, scope: str, key: str, limit: int) -> None:
+    def check(self, client_ip: str, conversation_id: str | None) -> None:
+        """Count this request now (one shared-state call per counter); raises RateLimited."""
+        for key, limit in self._counters(client_ip, conversation_id).items():
+            self._hit(key, limit)
+
+    def admit(self, client_ip: str, conversation_id: str | None) -> Counters | None:
+        """A chat turn's limits: with the SQL shared state, the counters for the statement that stores the
+        question (nothing is sent here); with Redis, counted now like ``check`` (None is returned)."""
+        counters = self._counters(client_ip, conversation_id)
+        if not counters or not hasattr(self.state, "incr_statement"):
+            self.check(client_ip, conversation_id)
+            return None
+        params = self.state.incr_params(list(counters), WINDOW_SECONDS)
+        return Counters(self.state.incr_statement(len(counters)), params, counters, self)
+
+    def verdict(self, key: str, count: int, limit: int) -> None:
+        """Raise RateLimited when ``count`` (this window's, this request included) is over ``limit``."""
+        if count > limit:
+            scope = "ip" if key.startswith("rl:ip:") else "conversation"
+            RATE_LIMITED.labels(scope).inc()
+            who = "您的网络地址" if scope == "ip" else "当前会话"
+            raise RateLimited(f"{who}提问过于频繁（每分钟最多 {limit} 次），请稍后再试")
+
+    def _hit(self, key: str, limit: int) -> None:
         if self.clock() < self._skip_until:
             STATE_ERRORS.labels("incr").inc()
             return
@@ -55,10 +105,7 @@ class RateLimiter:
             log.warning("rate limit skipped for %.0f s: shared state unavailable (%s: %s)", BACKOFF_SECONDS,
                         type(exc).__name__, str(exc)[:200])
             return
-        if count > limit:
-            RATE_LIMITED.labels(scope).inc()
-            who = "您的网络地址" if scope == "ip" else "当前会话"
-            raise RateLimited(f"{who}提问过于频繁（每分钟最多 {limit} 次），请稍后再试")
+        self.verdict(key, count, limit)
 
 
 class _Namespaced:

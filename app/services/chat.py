@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Generator, Iterator
+from typing import Generator, Iterator, NamedTuple
 
 from app.components.conversations import ConversationStore, new_id
 from app.errors import InvalidQuestion
 from app.ops.metrics import ANSWERS, record_answer
+from app.ops.ratelimit import Counters
 from app.facts import slots
 from app.services import guard
 from app.services import query as query_mod
@@ -61,6 +62,16 @@ def _turns(history) -> list[tuple[str, str]]:
     answers = {m.reply_to: m.content for m in history if m.role == "assistant"}
     return [(m.content, _first_lines(answers.get(m.id, ""))) for m in history
             if m.role == "user" and m.status == "ok" and m.id in answers]
+
+
+class Turn(NamedTuple):
+    """A question stored and about to be answered (ChatService.begin)."""
+
+    question: str
+    conversation_id: str
+    question_id: str
+    history: list
+    started: float  # time.perf_counter() when the turn began
 
 
 class ChatService:
@@ -237,19 +248,30 @@ class ChatService:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def events(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
-               user_ref: str | None = None, stream: bool = True) -> Iterator[ChatEvent]:
-        """One chat turn as events: ``Started``, ``Delta``…, then ``Finished`` (stored exactly once) or
-        ``Failed``. ``stream=False`` asks the backend for the whole answer at once (one Delta)."""
+    def begin(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
+              user_ref: str | None = None, counters: Counters | None = None) -> Turn:
+        """Validate the question and store it, counting the rate limits in the same round trip
+        (``counters``: RateLimiter.admit; RateLimited is raised and nothing stored when over a limit)."""
         question = self.validate(message)
         started = time.perf_counter()
         conversation_id, question_id, history = self.conversations.start_turn(
-            conversation_id, question, channel=channel, user_ref=user_ref, history_limit=self._history_limit)
-        q = self.understand(question, conversation_id, history)
+            conversation_id, question, channel=channel, user_ref=user_ref, history_limit=self._history_limit,
+            counters=counters)
+        return Turn(question, conversation_id, question_id, history, started)
+
+    def events(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
+               user_ref: str | None = None, stream: bool = True, counters: Counters | None = None,
+               turn: Turn | None = None) -> Iterator[ChatEvent]:
+        """One chat turn as events: ``Started``, ``Delta``…, then ``Finished`` (stored exactly once) or
+        ``Failed``. ``stream=False`` asks the backend for the whole answer at once (one Delta). ``turn``:
+        a question already stored by ``begin`` (the streaming endpoint stores it before the stream)."""
+        turn = turn or self.begin(message, conversation_id, channel=channel, user_ref=user_ref, counters=counters)
+        conversation_id, question_id = turn.conversation_id, turn.question_id
+        q = self.understand(turn.question, conversation_id, turn.history)
         message_id = new_id()
         try:
             answer = yield from self.reply(q, stream=stream, ids=(conversation_id, message_id, question_id))
-            yield Finished(self._store(conversation_id, question_id, q.standalone, answer, started, message_id))
+            yield Finished(self._store(conversation_id, question_id, q.standalone, answer, turn.started, message_id))
         except Exception as exc:  # noqa: BLE001 - a turn ends with Failed, never silently
             if stream:  # a blocking caller gets the exception raised, and its handler logs it
                 log.exception("chat stream failed conversation=%s", conversation_id)
@@ -258,9 +280,10 @@ class ChatService:
             yield Failed(conversation_id, question_id, exc)
 
     def answer(self, message: str, conversation_id: str | None = None, *, channel: str = "web",
-               user_ref: str | None = None) -> ChatResult:
+               user_ref: str | None = None, counters: Counters | None = None) -> ChatResult:
         """The same turn, blocking: the final result (a failure is raised after it is recorded)."""
-        for event in self.events(message, conversation_id, channel=channel, user_ref=user_ref, stream=False):
+        for event in self.events(message, conversation_id, channel=channel, user_ref=user_ref, stream=False,
+                                 counters=counters):
             if isinstance(event, Finished):
                 return event.result
             if isinstance(event, Failed):

@@ -17,7 +17,7 @@ from typing import Any
 from app.components.embeddings import Embedder
 from app.components.keyword_index import KeywordIndex
 from app.components.registry import LiveSet
-from app.components.vector_store import ChromaStore
+from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
 from app.services.query import Query, analyse
@@ -42,6 +42,9 @@ _TITLE_NOTE = re.compile(r"[（(](?:示例|试行|要点|解读|公开资料)[^�
 def _bare_title(title: str) -> str:
     """A title without its trailing note such as （示例整理）."""
     return _TITLE_NOTE.sub("", title.strip())
+
+
+SLOT_CACHE_SIZE = 50_000  # chunks whose slots are kept (a key and a small set each)
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Retriever:
     reranker: Any = None
     live: LiveSet | None = None
     _cache: OrderedDict[tuple, RetrievalResult] = field(default_factory=OrderedDict, init=False, repr=False)
+    _slots: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 
     def _served(self, hits: list) -> list:
         """Only the activated version of a live document is served: a version still being indexed
@@ -134,6 +138,22 @@ class Retriever:
             self.live.current(force=True)
         return [hit for hit in hits if self.live.serves(hit.metadata)]
 
+    def _dense(self, vector, k: int) -> list[Hit]:
+        """Chroma's ``k`` nearest chunks, best first. Their text and metadata come from the keyword index,
+        which holds every served chunk: a chunk id names one version of one document (doc_id + content
+        hash, metadata included), so they are the ones Chroma stores, and reading them from Chroma
+        was most of its query's cost. Chunks the index does not hold (yet) are read from Chroma."""
+        nearest = self.store.nearest(vector, k)
+        entries = {chunk_id: self.keywords.entry(chunk_id) for chunk_id, _score in nearest}
+        missing = [chunk_id for chunk_id, entry in entries.items() if entry is None]
+        stored = {hit.id: (hit.metadata, hit.text) for hit in self.store.get(missing)} if missing else {}
+        hits = []
+        for chunk_id, score in nearest:
+            meta, text = entries[chunk_id] or stored.get(chunk_id, (None, None))
+            if meta is not None:
+                hits.append(Hit(chunk_id, text, dict(meta), score))
+        return hits
+
     def candidates(self, query: str | Query) -> list[RetrievedChunk]:
         """All fused candidates, best first (expired ones included)."""
         s = self.settings
@@ -142,7 +162,7 @@ class Retriever:
         self.keywords.refresh()
         if q.vector is None:
             q.vector = self.embedder.embed_query(q.standalone)
-        dense_hits = self.store.query(q.vector, k=s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
+        dense_hits = self._dense(q.vector, s.retrieval_dense_k) if s.retrieval_dense_weight > 0 else []
         dense_hits = self._served(dense_hits)
         for rank, hit in enumerate(dense_hits):
             chunk = by_id.setdefault(hit.id, RetrievedChunk(hit.id, hit.text, hit.metadata))
@@ -196,11 +216,22 @@ class Retriever:
                 factor *= 1 + s.retrieval_entity_boost / 2
             if q.previous_docs and chunk.doc_id == q.previous_docs[0]:
                 factor *= 1 + s.retrieval_followup_boost * (1.0 if q.follow_up else 0.5)
-            if q.slots and q.slots[0] in sl.SLOTS and q.slots[0] in sl.sentence_slots(chunk.text):
+            if q.slots and q.slots[0] in sl.SLOTS and q.slots[0] in self._sentence_slots(chunk):
                 factor *= 1 + s.retrieval_slot_boost
             if q.latest and self.live is not None and self.live.successor(chunk.doc_id):
                 factor *= 0.5
             chunk.fused *= factor
+
+    def _sentence_slots(self, chunk: RetrievedChunk) -> frozenset[str]:
+        """``sentence_slots`` of a chunk's text, kept per chunk id and text: ten regexes over the whole
+        text for each of the ~40 candidates of every question were ~1.5 ms of Python per answer."""
+        key = (chunk.id, hash(chunk.text))
+        slots = self._slots.get(key)
+        if slots is None:
+            if len(self._slots) >= SLOT_CACHE_SIZE:
+                self._slots.clear()
+            slots = self._slots[key] = frozenset(sl.sentence_slots(chunk.text))
+        return slots
 
     def _topic_weight(self, q: Query, chunks: list[RetrievedChunk]) -> float:
         """IDF weight of the question's content words that the chunks' titles and headings name."""
