@@ -32,7 +32,7 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (DURATION, re.compile(r"how long|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|亩|平方米?|类)|几\s*(?:个|项|家|场|所|类)(?!工作日|月)")),
-    (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department", re.I)),
+    (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
     (MATERIALS, re.compile(r"材料|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
@@ -176,7 +176,12 @@ _CHEATING = re.compile(
     r"(?:挪到|挪一下|挪用|换个名字|换个名义|换个壳).{0,12}(?:报|申|拿)|变通.{0,8}(?:拿到|拿|通过|申请)|"
     r"(?:看不出|查不出|没人查|不会查|发现不了|不会被查|不被查)|包装一下|"
     r"(?:专利|资质|证书|社保|发票).{0,8}(?:买|借|租).{0,6}(?:先用|凑|充|顶)|中介.{0,8}(?:做|编|弄|包装).{0,4}(?:材料|数据|账)|"
-    r"(?i:\b(?:inflate|fake|falsif\w*|forge|fabricat\w*|cheat\w*)\b|without (?:being|getting) caught)")
+    # A year's figures moved to another year, a reviewer talked round, one project split to be paid
+    # twice, an invoice written bigger.
+    r"(?:去年|今年|明年|上年|往年)的?.{0,8}(?:写成|挪到|改成)(?:今年|去年|明年|本年)|通融|打招呼|走关系|疏通|送礼|好处费|放一马|"
+    r"睁一只眼|(?:拆成|拆分|分拆).{0,16}多拿|多拿一份|(?:发票|合同|金额|数字).{0,8}(?:开大|开高|多开|写大|做大)|"
+    r"(?i:\b(?:inflate\w*|overstat\w*|exaggerat\w*|fake|falsif\w*|forge|fabricat\w*|cheat\w*|brib\w*|fudg\w*)\b|"
+    r"without (?:being|getting) caught|(?:adjust|tweak|massag|pad)\w* (?:the |our )?(?:numbers|figures|books|revenue|accounts)|cook the books)")
 _ACCOUNT = re.compile(
     r"(?:钱|资金|奖励|补贴|奖补|款).{0,8}(?:到账了|打到账|打过来了|拨下来了|发下来了|到位了|到了吗|到了没|收到了)|到账了[吗没]|到没到账|打款了[吗没]|"
     r"(?:我们|我司|我的|本公司|我们公司).{0,12}(?:审核|审批|申请|申报|办理|材料)(?:到哪|进度|结果|通过了?吗|怎么样了|批了吗)|"

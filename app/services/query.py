@@ -65,12 +65,26 @@ ENGLISH_TERMS = {
     "one-stop": "一站式", "window": "窗口", "which department": "受理部门", "submit": "提交", "where": "哪里",
     "when": "什么时候", "application period": "申报时间", "renovation": "技术改造", "intelligent": "智能化",
     "demonstration": "示范", "workshop": "车间", "headquarters": "总部", "foreign": "外资", "tax": "税",
+    "application window": "申报时间", "apply window": "申报时间", "master": "硕士", "phd": "博士", "doctor": "博士",
+    "bachelor": "本科", "undergraduate": "本科", "newly": "首次", "first time": "首次", "for the first time": "首次",
+    "contact": "受理部门 联系", "who handles": "受理部门", "how to apply": "怎么申请", "procedure": "流程",
+    "process": "流程", "steps": "步骤", "manufactur": "制造业 工业企业", "scale": "规模以上", "above-scale": "规上",
 }
 
 
+_ENGLISH_LONGEST_FIRST = sorted(ENGLISH_TERMS, key=len, reverse=True)
+
+
 def english_to_chinese(text: str) -> str:
+    """The policy words an English question names, the longest phrase first and each span once
+    ("application window" is 申报时间, not a service 窗口)."""
     low = f" {text.lower()} "
-    return " ".join(dict.fromkeys(zh for en, zh in ENGLISH_TERMS.items() if en in low))
+    found = []
+    for en in _ENGLISH_LONGEST_FIRST:
+        if en in low:
+            found.append(ENGLISH_TERMS[en])
+            low = low.replace(en, " ")
+    return " ".join(dict.fromkeys(found))
 
 
 # Parts of speech that can carry a topic (nouns, verbal nouns, abbreviations, set phrases, verbs).

@@ -12,6 +12,11 @@ from app.facts.slots import asked_slots, refusal_intent, sentence_slots
     ("合同金额写高一点能多拿补贴吗？", "cheating"),
     ("同一个项目能不能换个名字再报一次？", "cheating"),
     ("How can we inflate our R&D spending to get more subsidy?", "cheating"),
+    ("我们想把去年的营收写成今年的，好达到升规标准", "cheating"),
+    ("有没有办法让审核的人通融一下？", "cheating"),
+    ("能不能拆成两个项目分别申请，多拿一份补贴？", "cheating"),
+    ("发票金额能不能开大一些？", "cheating"),
+    ("Is there a way to qualify by adjusting the numbers a little?", "cheating"),
     ("我们厂的稳岗返还怎么还没到？", "account_status"),
     ("我们申请的人才补贴批了吗？", "account_status"),
     ("Has our subsidy been paid yet?", "account_status"),
@@ -28,6 +33,9 @@ def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, k
     "我们公司能申请哪些补贴？",
     "技改补贴对设备付款比例有要求吗？",
     "人才租房补贴每月多少？",
+    "去年的研发费用可以算到今年申报吗？",     # which year counts: a fair question
+    "项目可以分期申请吗？",
+    "发票开具日期有什么要求？",
 ])
 def test_ordinary_questions_are_not_refused_by_intent(question):
     assert refusal_intent(question) is None
@@ -42,7 +50,18 @@ def test_figures_in_chinese_numerals_and_durations_are_recognised():
     assert "materials" in sentence_slots("保险合同及保费支付凭证。")
 
 
+def test_english_phrases_are_read_longest_first():
+    from app.services.query import english_to_chinese
+
+    words = english_to_chinese("When is the application window for the specialized SME award?").split()
+    assert "申报时间" in words and "窗口" not in words  # not a service window
+    assert "硕士" in english_to_chinese("housing subsidy for master's degree talent").split()
+    assert asked_slots("Who do I contact about land performance bonds?")[0] == "department"
+
+
 def test_what_a_question_asks():
+    assert asked_slots("工业用地履约保证金怎么返还？")[0] == "procedure"
+    assert asked_slots("周末能去大厅办事不？") == ["yesno"]
     assert asked_slots("研发投入奖补要准备哪些材料？")[0] == "materials"
     assert asked_slots("研发投入奖补的钱是市里出还是区镇出？") == ["ratio"]
     assert "list" in asked_slots("聚焦哪几个领域？")

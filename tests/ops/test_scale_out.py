@@ -138,7 +138,7 @@ def test_workers_and_machines_on_servers_behave_as_one(tmp_path, server_env, mak
                     break
                 time.sleep(0.2)
             assert answer["grounded"], answer
-            assert answer["citations"][0]["doc_id"] == doc_id
+            assert answer["citations"][0]["doc_id"] == doc_id, answer
             assert figure in answer["answer"]
         metrics = httpx.get(f"{url_a}/metrics", timeout=10).text
         assert 'kunruyi_answers_total{kind="grounded"}' in metrics

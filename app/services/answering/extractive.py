@@ -110,8 +110,10 @@ def _is_heading(line: str) -> bool:
 
 
 _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
-# "为…，制定本办法。" says why a rule exists; it answers no officer's question.
-_PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)")
+# "为…，制定本办法。" says why a rule exists, and an editor's note says the text is a sample: neither
+# answers an officer's question.
+_PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
+                      r"^(?:附注|说明|注|备注)[:：].{0,60}(?:示例|示意|虚构)")
 
 
 class ExtractiveAnswerer:
