@@ -185,6 +185,10 @@ class ChatService:
         ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q,
                             history=list(q.history))
         ctx.notes = self._notes(q, result.chunks, today)
+        if result.passed_over is not None and not any("失效" in note for note in ctx.notes):
+            old = result.passed_over
+            ctx.notes.append(f"请注意：《{old.meta.get('title', '')}》已于{cn_date(old.meta['expires'])}到期失效，"
+                             f"以下依据现行有效的政策作答。")
         return ctx, None
 
     @staticmethod

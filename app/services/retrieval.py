@@ -113,6 +113,9 @@ class RetrievalResult:
     chunks: list[RetrievedChunk]
     evidence: Evidence
     used_expired: bool = False
+    # An expired policy about the question's own subject that ranked among the best but was left
+    # out for the current ones: the answer says it has expired.
+    passed_over: RetrievedChunk | None = None
 
 
 @dataclass(eq=False)
@@ -449,5 +452,15 @@ class Retriever:
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named
-        return RetrievalResult(top, evidence, used_expired)
+        passed_over = None
+        if chosen is current and not used_expired:
+            old = next((c for c in ranked[:3] if c.expired(today) and c.meta.get("expires")), None)
+            if old is not None and self._title_weight(q, old) > 0 and old.doc_id not in {c.doc_id for c in top}:
+                passed_over = old
+        return RetrievalResult(top, evidence, used_expired, passed_over)
+
+    def _title_weight(self, q: Query, chunk: RetrievedChunk) -> float:
+        """IDF weight of the question's content words that the chunk's document title names."""
+        title = chunk.meta.get("title", "").lower()
+        return sum(self.keywords.idf(w) for w in dict.fromkeys(q.topic) if len(w) >= 2 and w in title)
 

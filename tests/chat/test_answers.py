@@ -168,6 +168,13 @@ def test_a_procedure_question_gets_every_step_in_order(client):
     assert "弄虚作假" not in text, text
 
 
+def test_an_expired_policy_on_the_asked_subject_is_named_when_a_current_one_answers(client):
+    # 《昆山市创新联合体建设实施意见》 expired; a current policy has a 支持创新联合体建设 clause.
+    text = body(ask(client, "创新联合体建设有什么支持政策？")["answer"])
+    assert "创新联合体建设实施意见" in text and "2025年12月31日到期失效" in text, text
+    assert "200万元" in text, text
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):
