@@ -175,6 +175,13 @@ def test_an_expired_policy_on_the_asked_subject_is_named_when_a_current_one_answ
     assert "200万元" in text, text
 
 
+def test_a_q_and_a_pair_that_asks_the_question_is_answered_by_its_reply(client):
+    # Asked in the user's own short words; the reply, not the passages around the pair.
+    text = body(ask(client, "高企到期了怎么办")["answer"])
+    assert "重新提出认定申请" in text, text
+    assert "重大安全事故" not in text, text
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

@@ -153,6 +153,17 @@ class ExtractiveAnswerer:
         parts = [token[i:i + 2] for i in range(len(token) - 1)]
         return [p for p in parts if self._idf(p) or synonyms(p)] or [token]
 
+    def _asked_here(self, text: str, tokens: list[str]) -> float:
+        """How much of the question (IDF-weighted) a Q&A pair's own question (问：…) asks; 0 for
+        other passages."""
+        first = text.lstrip().split("\n", 1)[0]
+        if not _QUESTION_LINE.match(first) or not tokens:
+            return 0.0
+        words = {w for t in tokens for w in self._known(t)}
+        weights = {w: self._idf(w) or 1.0 for w in words}
+        first = first.lower()
+        return sum(v for w, v in weights.items() if w in first) / sum(weights.values())
+
     @staticmethod
     def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
         """Terms weighted by how few candidate sentences carry them: the programme's name is in
@@ -216,12 +227,15 @@ class ExtractiveAnswerer:
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
             # The document's title is what every one of its clauses is about (专精特新 need not be repeated).
             context = f"{chunk.meta.get('title', '')} {heads} {lead}".lower()
+            asked = self._asked_here(chunk.text, tokens)
             for pos, (sentence, item_lead) in enumerate(pool[rank]):
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
                     continue
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
+                if asked >= 0.7:
+                    score *= 1 + asked  # a Q&A pair that asks what the user asks: its reply answers it
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
                     score *= 1.6  # the year the user named (2021年的措施) outranks likeness
                 if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
@@ -325,7 +339,8 @@ class ExtractiveAnswerer:
                     chosen.append(c)
                     used += len(c.text) + 16
                 return sorted(chosen, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position))
-        if q is not None and q.wants_list:
+        if q is not None and q.wants_list and not _QUESTION_LINE.match(ctx.chunks[best.chunk_rank].text.lstrip()):
+            # (A Q&A pair is a unit of its own: its reply is the answer, its neighbours are not.)
             # The list asked for is the whole article: its other clauses (retrieval brings the
             # article-mates along) in the document's order, whatever their words.
             top = ctx.chunks[best.chunk_rank]
