@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +21,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import sessionmaker
 
 from app.schema import metadata
@@ -56,8 +58,39 @@ def create_db_engine(settings: Settings) -> Engine:
 
         return engine
     connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=30,
-                         connect_args=connect_args)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=30, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine, clock=time.monotonic) -> None:
+    """Test a pooled connection before use only when it has been idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one extra network round trip per
+    transaction, two per chat answer. A connection used in the last few seconds is alive unless the
+    server restarted in those seconds; an idle one is pinged, and a dead one is replaced before the
+    request sees it (DisconnectionError makes the pool retry with a new connection).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_conn, record):
+        record.info["last_used"] = clock()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy):
+        last = record.info.get("last_used")
+        if last is None or clock() - last < IDLE_PING_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()  # leave no transaction open behind the ping
+        except Exception as exc:  # noqa: BLE001 - any failure means the connection is gone
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
 
 
 # -- migrations ---------------------------------------------------------------------------------
