@@ -25,7 +25,7 @@ from app.services.answering import Answer, AnswerContext, Answerer
 from app.services.answering.base import relay, whole
 from app.services.chat_events import ChatEvent, ChatResult, Delta, Failed, Finished, Started
 from app.services.query import Query
-from app.services.retrieval import Retriever
+from app.services.retrieval import RetrievalResult, Retriever
 from app.settings import Settings
 from zhtext.validity import cn_date
 
@@ -184,11 +184,7 @@ class ChatService:
             return None, self.refusal("no_evidence", related if ev.missing_topic else None, ev.missing_topic)
         ctx = AnswerContext(question=q.question, standalone=q.standalone, chunks=result.chunks, today=today, query=q,
                             history=list(q.history))
-        ctx.notes = self._notes(q, result.chunks, today)
-        if result.passed_over is not None and not any("失效" in note for note in ctx.notes):
-            old = result.passed_over
-            ctx.notes.append(f"请注意：《{old.meta.get('title', '')}》已于{cn_date(old.meta['expires'])}到期失效，"
-                             f"以下依据现行有效的政策作答。")
+        ctx.notes = self._notes(q, result, today)
         return ctx, None
 
     @staticmethod
@@ -198,9 +194,10 @@ class ChatService:
         return not q.follow_up and (not q.slots or slots.LIST in q.slots
                                     or q.slots[0] in (slots.CONDITIONS, slots.YESNO))
 
-    def _notes(self, q: Query, chunks, today: dt.date) -> list[str]:
+    def _notes(self, q: Query, result: RetrievalResult, today: dt.date) -> list[str]:
         """What the answer says before the quote: an expired policy (and its successor), English."""
         notes = []
+        chunks = result.chunks
         if q.english:
             notes.append("（您的问题为英文，以下依据中文政策原文作答。The answer below is quoted from the Chinese policy text.）")
         top = chunks[0]
@@ -221,6 +218,10 @@ class ChatService:
                     notes.append(f"请注意：《{chunk.meta.get('title', '')}》已于{cn_date(chunk.meta['expires'])}到期失效，"
                                  f"以下依据现行接续政策《{successor.title}》作答。")
                     break
+        if (old := result.passed_over) is not None and not any("失效" in note for note in notes):
+            # The programme's own policy expired; a current one also covers the subject.
+            notes.append(f"请注意：《{old.meta.get('title', '')}》已于{cn_date(old.meta['expires'])}到期失效，"
+                         f"以下依据现行有效的政策作答。")
         return notes
 
     def reply(self, q: Query, *, stream: bool = False, ids: tuple[str, str, str] = ("", "", "")

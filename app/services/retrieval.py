@@ -12,6 +12,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from app.components.embeddings import Embedder
@@ -64,7 +65,7 @@ class RetrievedChunk:
     def expired(self, today: dt.date) -> bool:
         return not in_force(self.meta.get("expires"), today)
 
-    @property
+    @cached_property
     def sections(self) -> list[str]:
         """The headings this passage sits under, below the document's own title."""
         parts = [p.strip() for p in self.meta.get("heading_path", "").split(">") if p.strip()]
@@ -72,7 +73,7 @@ class RetrievedChunk:
             parts = parts[1:]  # the document's title (一、… would be its first section)
         return parts
 
-    @property
+    @cached_property
     def years(self) -> set[int]:
         """The years a passage is about: named in its title, headings or text, its 文号 (〔2021〕)
         or its publication date ("2021年的智改数转措施" is the one issued in 2021)."""
@@ -322,6 +323,23 @@ class Retriever:
         entry = self.keywords.entry(chunk_id(prefix, index))
         return None if entry is None else RetrievedChunk(chunk_id(prefix, index), entry[1], dict(entry[0]), fused=fused)
 
+    def _with_fact_mate(self, chunks: list[RetrievedChunk], slot: str, limit: int = 60) -> list[RetrievedChunk]:
+        """A single fact asked (几月份报) that no passage found states, while the best document has an
+        article that does (五、申报时间和受理部门): that article comes along, second (the answer step
+        reads the first few passages)."""
+        if any(slot in self._sentence_slots(c) for c in chunks):
+            return chunks
+        prefix, _ = split_chunk_id(chunks[0].id)
+        have = {c.id for c in chunks}
+        for i in range(limit):
+            mate = self._entry(prefix, i, chunks[-1].fused)
+            if mate is None:
+                break
+            if mate.id not in have and slot in self._sentence_slots(mate) and \
+                    sl.heading_states(" ".join(mate.sections), slot):
+                return [chunks[0], mate, *chunks[1:]]
+        return chunks
+
     def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float) -> list[RetrievedChunk]:
         """When a document's opening passage is among the best (六个一 …整理如下), the list asked
         for may be the document's sections: the first passage of each, in order."""
@@ -449,6 +467,8 @@ class Retriever:
         self._attach_leads(top)
         if q.wants_list:
             top = self._with_siblings(top)
+        elif q.single_fact and top:
+            top = self._with_fact_mate(top, q.slots[0])
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named

@@ -182,6 +182,14 @@ def test_a_q_and_a_pair_that_asks_the_question_is_answered_by_its_reply(client):
     assert "重大安全事故" not in text, text
 
 
+def test_a_fact_no_found_passage_states_comes_from_the_article_of_the_same_document_that_does(client):
+    # Retrieval's top passages are the subsidy's amounts and materials; 五、申报时间和受理部门 is not among
+    # them. The window is asked, so that article is brought and quoted.
+    text = body(ask(client, "技改补贴今年几月份报？")["answer"])
+    assert "4月1日至4月30日" in text, text
+    assert "审计报告" not in text, text
+
+
 def test_answers_are_clean(client):
     for question in ("昆山的人才购房补贴硕士能拿多少？", "高新技术企业认定奖励多少？", "专精特新奖励要准备哪些材料？",
                      "工业用地履约保证金怎么返还？"):

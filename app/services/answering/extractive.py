@@ -252,7 +252,7 @@ class ExtractiveAnswerer:
             # A yes-or-no question answered from a Q&A pair: its reply opens with the verdict
             # (可以，但需要预约。), which goes first whatever its words.
             rank = chosen[0].chunk_rank
-            if _QUESTION_LINE.match(ctx.chunks[rank].text.lstrip()):
+            if _is_q_and_a(ctx.chunks[rank]):
                 verdict = next((c for c in candidates if c.chunk_rank == rank and c.position == 0), None)
                 if verdict is not None and all(c.text != verdict.text for c in chosen):
                     chosen = [verdict, *chosen]
@@ -339,7 +339,7 @@ class ExtractiveAnswerer:
                     chosen.append(c)
                     used += len(c.text) + 16
                 return sorted(chosen, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position))
-        if q is not None and q.wants_list and not _QUESTION_LINE.match(ctx.chunks[best.chunk_rank].text.lstrip()):
+        if q is not None and q.wants_list and not _is_q_and_a(ctx.chunks[best.chunk_rank]):
             # (A Q&A pair is a unit of its own: its reply is the answer, its neighbours are not.)
             # The list asked for is the whole article: its other clauses (retrieval brings the
             # article-mates along) in the document's order, whatever their words.
@@ -493,6 +493,11 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
     first = [c for c in ctx.chunks[:5] if c.doc_id == top.doc_id]
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
         len({c.sections[0] for c in first if c.sections}) >= 3
+
+
+def _is_q_and_a(chunk) -> bool:
+    """A Q&A pair (问：… 答：…): a unit of its own, whose reply opens with its verdict."""
+    return bool(_QUESTION_LINE.match(chunk.text.lstrip()))
 
 
 def _first_clause(sentence: str, limit: int = 50) -> str:
