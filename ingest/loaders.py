@@ -65,10 +65,20 @@ def load_markdown(data: bytes) -> LoadedFile:
     if match:
         metadata = load_metadata_yaml(match.group(1), "Markdown 头部元数据（front matter）")
         text = text[match.end():]
+    return LoadedFile(text=markdown_to_text(text), metadata=metadata, format="md")
+
+
+_MD_ESCAPE = re.compile(r"\\([.\-*_#+!()\[\]`>|])")
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown (a file, or what trafilatura makes of a web page) as plain policy text: tables as
+    sentences, links as text (address), no emphasis marks (**二、办理流程** is a section title the
+    splitter must see), no escapes (1\\. from HTML)."""
     text = _md_tables_to_sentences(text)
     text = _MD_LINK.sub(lambda m: f"{m.group(1)}（{m.group(2)}）" if m.group(1) else "", text)
     text = _MD_EMPHASIS.sub(r"\2", text)
-    return LoadedFile(text=text, metadata=metadata, format="md")
+    return _MD_ESCAPE.sub(r"\1", text)
 
 
 def load_text(data: bytes) -> LoadedFile:
@@ -94,6 +104,7 @@ def load_html(data: bytes) -> LoadedFile:
     )
     if not text:
         raise UnsupportedDocument("网页中未找到正文")
+    text = markdown_to_text(text)
     metadata: dict[str, Any] = {}
     meta = extract_metadata(html)
     if meta is not None:

@@ -34,9 +34,11 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|亩|平方米?|类)|几\s*(?:个|项|家|场|所|类)(?!工作日|月)")),
     (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
-    (MATERIALS, re.compile(r"材料|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
+    (MATERIALS, re.compile(r"材料(?!造假|作假|虚假|不实|弄虚)|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure|"
+                           r"哪几步|几个?步|哪些步|做哪些事|先做什么|要做什么|需要做什么|操作什么|要怎么操作|怎么走|怎么处理|"
+                           r"(?:怎么|如何|怎样)(?:发|拨|兑现|到账)|"
                            r"(?:怎么|如何|怎样)(?:才能)?(?:申|办|报|领|退|返还|提交|操作|处理|认定|备案|登记|兑现|走)", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
     (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
@@ -102,7 +104,23 @@ _STATES: dict[str, re.Pattern[str]] = {
 # what a 能不能 / 还要…吗 question is answered by.
 _VERDICT = re.compile(r"不得|不予|不能|不可|不单独|不另行|不纳入|不属于|不包括|不含|除外|不再|不重复|就高|可以|均可|"
                       r"可(?:直接|同时|叠加|申请|享受|在|通过|按)|无需|不需|不必|不用|即可|允许|免于|免收|不收费|"
-                      r"仅限|只能|方可")
+                      r"仅限|只能|方可|差额|补足|叠加|重复享受|全新|二手")
+
+
+# What one step of a procedure does (审核, 公示, 拨付…): a materials list names papers, not steps.
+_STEP = re.compile(r"初审|审核|复核|评审|核查|公示|拨付|发放|出具|推荐|登记|派单|答复|回访|确认|核发|送达|网上申报|提出申请")
+
+
+def states_step(sentence: str) -> bool:
+    return bool(_STEP.search(sentence))
+
+
+# A threshold a company's own figure is measured against (不低于100万元, 30人以上).
+_THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|以上|以下|以内|达到|超过|满\s*\d")
+
+
+def states_threshold(sentence: str) -> bool:
+    return bool(_THRESHOLD.search(sentence))
 
 
 def states_verdict(sentence: str) -> bool:
@@ -115,7 +133,7 @@ HEADING_WORDS = {
     MATERIALS: re.compile(r"材料|资料|清单"),
     WINDOW: re.compile(r"时间|期限|安排"),
     DEPARTMENT: re.compile(r"受理|部门|地点|窗口|联系|渠道"),
-    PROCEDURE: re.compile(r"流程|程序|步骤|方式|办理"),
+    PROCEDURE: re.compile(r"流程|程序|步骤|方式|办理(?!时限|时间|地点|部门|渠道)"),
     AMOUNT: re.compile(r"标准|金额|奖励|补贴|资助|支持"),
     DURATION: re.compile(r"时限|期限|时间"),
 }
@@ -148,8 +166,12 @@ def levels(text: str) -> set[str]:
 _YEAR = re.compile(r"(20\d{2})\s*年")
 
 
+# "21年出的那个措施": a year said with two digits, where what follows shows it is a year.
+_SHORT_YEAR = re.compile(r"(?<![\d.])([12]\d)年(?=[的那出发印版昆苏省市底初中])")
+
+
 def years(text: str) -> set[int]:
-    return {int(y) for y in _YEAR.findall(text)}
+    return {int(y) for y in _YEAR.findall(text)} | {2000 + int(y) for y in _SHORT_YEAR.findall(text)}
 
 
 _LATEST = re.compile(r"现在|目前|现行|最新|当前|今年|眼下|如今|新版|latest|current", re.I)
@@ -180,11 +202,14 @@ _CHEATING = re.compile(
     # twice, an invoice written bigger.
     r"(?:去年|今年|明年|上年|往年)的?.{0,8}(?:写成|挪到|改成)(?:今年|去年|明年|本年)|通融|打招呼|走关系|疏通|送礼|好处费|放一马|"
     r"睁一只眼|(?:拆成|拆分|分拆).{0,16}多拿|多拿一份|(?:发票|合同|金额|数字).{0,8}(?:开大|开高|多开|写大|做大)|"
+    # Papers dated back or signed for show: 日期开成去年, 倒签, 签个假的租房合同.
+    r"日期.{0,6}(?:开成|写成|改成|提前|往前)|倒签|(?:假的?|虚假的?|阴阳)(?:劳动|租房|租赁|购销|技术)?(?:合同|发票|协议)|"
+    r"签个?假|虚开|互相签|"
     r"(?i:\b(?:inflate\w*|overstat\w*|exaggerat\w*|fake|falsif\w*|forge|fabricat\w*|cheat\w*|brib\w*|fudg\w*)\b|"
     r"without (?:being|getting) caught|(?:adjust|tweak|massag|pad)\w* (?:the |our )?(?:numbers|figures|books|revenue|accounts)|cook the books)")
 _ACCOUNT = re.compile(
     r"(?:钱|资金|奖励|补贴|奖补|款).{0,8}(?:到账了|打到账|打过来了|拨下来了|发下来了|到位了|到了吗|到了没|收到了)|到账了[吗没]|到没到账|打款了[吗没]|"
-    r"(?:我们|我司|我的|本公司|我们公司).{0,12}(?:审核|审批|申请|申报|办理|材料)(?:到哪|进度|结果|通过了?吗|怎么样了|批了吗)|"
+    r"(?:我们|我司|我的|本公司|我们公司).{0,20}(?:审核|审批|申请|申报|办理|材料)(?:到哪|进度|结果|通过了?吗|怎么样了|批了吗)|"
     r"(?:办理|审批|审核|申报)进度|查(?:一下|询|查)?(?:一下)?(?:我们|我司|我的|本公司|我公司|我们公司)|案件(?:号|状态)|"
     r"(?:我们|我司|我的|本公司|我们公司|我们厂).{0,16}(?:通过了没|批了没|批下来了?没|审核结果|到哪一步|有没有通过|通过没有|通过了没有|拨付了没|发了没)|"
     r"(?:我们|我司|本公司|公司|我们厂|我单位)的?.{0,12}(?:申请|申报|材料|补贴|奖励|资金|款项|审批|审核).{0,8}"
@@ -201,6 +226,7 @@ _PERSONAL = re.compile(
     r"医保报销|养老金|退休金|离婚|遗产|彩礼|我个人|我本人的|我老婆|我老公|我爱人|我妻子|我丈夫|我父母|我孩子|生育津贴|生孩子|产假|"
     r"个人(?:社保|医保|养老|贷款|房贷|征信)|我(?:自己|个人)的|本人(?:的)?(?:社保|公积金|个税|工资|医保|档案)|社保卡|医保卡|"
     r"孩子上学|入学|房贷|征信|离职证明|失业金|退休手续|提取公积金|公积金.{0,4}(?:买房|贷款|提取|缴存)|我失业|失业了|我家孩子|"
+    r"(?:我|本人)(?:自己)?(?:辞职|离职|被辞退)|灵活就业|"
     r"(?i:housing (?:provident )?fund|\bmy (?:pension|salary|personal income tax|social insurance|medical insurance)\b)")
 
 

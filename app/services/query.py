@@ -27,6 +27,8 @@ GENERIC = frozenset(
     "昆山 昆山市 苏州 苏州市 江苏 江苏省 本市 我市 市里 市级 省级 国家级 区级 区镇 级 在 对 和 与 及 或 等 从 到 "
     "问 想 咨询 了解 知道 告诉 帮 帮忙 查 查询 看看 说 讲 一样 相同 不同 区别 差别 比较 相比 情况 方面 内容 "
     "符合 满足 资格 门槛 够 够不够 申领 申报期 受理 受理部门 负责 途径 渠道 方式 办法 措施 举措 "
+    # papers every application names: 除了申报书和营业执照还要交啥 still asks about the last topic
+    "申报书 申请书 申请表 营业执照 执照 复印件 审计报告 财务报表 承诺书 身份证 身份证件 "
     "大概 大约 一共 总共 合计 分别 各 每 个 家 项 类 种 算 计算 怎么算 多久 能否 是否 部分 时候 不能 能不能 以后 之后 "
     "剩下 剩余 其余 其他 别的 还要 需不需要 要不要 是不是 会不会 怎么样 如果 要是 的话 情况下 退 交 报 批".split()
 )
@@ -100,7 +102,7 @@ def topic_words(text: str) -> tuple[str, ...]:
 _NOUNISH = re.compile(r"^(?:n|vn|j|l|eng|i)")
 
 
-def _has_subject(text: str) -> bool:
+def has_subject(text: str) -> bool:
     """Names a thing (a noun, an abbreviation such as 技改), not only actions (按期开工以后能退多少)."""
     return any(_NOUNISH.match(flag) for _, flag in _topic_tagged(text))
 
@@ -134,6 +136,7 @@ class Query:
     years: set[int] = field(default_factory=set)
     topic: list[str] = field(default_factory=list)    # the standalone question's content words
     latest: bool = False
+    excluded: str = ""            # 除了增量奖励还有别的吗: what the user already knows, not the answer
     english: bool = False
     follow_up: bool = False
     previous_docs: list[str] = field(default_factory=list)  # the last answer's documents, for a follow-up
@@ -165,17 +168,26 @@ def analyse(question: str, *, standalone: str | None = None, follow_up: bool = F
         question=question, standalone=search_text, tokens=tokens,
         own_tokens=tokens if question == search_text else tokenize(question), places=place_names(search_text),
         slots=asked,
-        levels=sl.levels(question) or sl.levels(standalone), years=sl.years(question),
+        levels=sl.levels(question) or sl.levels(standalone), years=sl.years(question), excluded=excluded(question),
         topic=list(topic_words(english_to_chinese(standalone) if english else search_text)), latest=sl.asks_latest(question), english=english,
         follow_up=follow_up, previous_docs=list(previous_docs or []),
     )
+
+
+_EXCEPT = re.compile(r"除了?([^，,。？?]{2,12}?)(?:以外|之外|外)?[，,]?(?:还|另外|其他|别的)")
+
+
+def excluded(question: str) -> str:
+    """What a 除了…还有… question sets aside: 除了增量奖励还有别的奖吗 → 增量奖励."""
+    match = _EXCEPT.search(question)
+    return match.group(1) if match else ""
 
 
 def is_follow_up(question: str) -> bool:
     """Does the question lean on the previous turn (那…呢, 这项, or no topic of its own)?"""
     if _FOLLOW_MARK.search(question):
         return True
-    return not _has_subject(normalize(question))
+    return not has_subject(normalize(question))
 
 
 _TITLE_NOISE = re.compile(r"[（(][^）)]*[）)]|《|》|昆山市|苏州市|关于|印发|若干|实施细则|实施办法|管理办法|办法|措施|意见|通知|指南|政策|规定|细则")
@@ -198,10 +210,10 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
     own_topic = topic_words(question)
     own_levels = sl.levels(question)
     inherited = [] if sl.asked_slots(question) else sl.asked_slots(previous)
-    if _has_subject(question) and not _FOLLOW_MARK.search(question):
+    if has_subject(question) and not _FOLLOW_MARK.search(question):
         return question, []
     previous_topic = set(topic_words(previous))
-    if own_topic and _has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic):
+    if own_topic and has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic):
         # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
         subject = ""
     else:

@@ -21,7 +21,7 @@ from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
-from app.services.query import Query, analyse
+from app.services.query import Query, analyse, has_subject
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
@@ -218,6 +218,9 @@ class Retriever:
                     factor *= 1 - s.retrieval_entity_boost / 2
             if q.years and q.years & chunk.years:
                 factor *= 1 + s.retrieval_entity_boost / 2
+            elif q.years and chunk.years and min(q.years) < min(chunk.years):
+                # "2021年那个政策": a passage about 2024 onwards is not the one from 2021.
+                factor *= 1 - s.retrieval_entity_boost / 2
             if q.previous_docs and chunk.doc_id == q.previous_docs[0]:
                 factor *= 1 + s.retrieval_followup_boost * (1.0 if q.follow_up else 0.5)
             if q.slots and q.slots[0] in sl.SLOTS and q.slots[0] in self._sentence_slots(chunk):
@@ -376,6 +379,8 @@ class Retriever:
         removed = self._about_removed(q, top)
         if removed:
             missing_topic = missing_topic + [removed]
+        if not q.english and (unknown := self._unknown_subject(q)):
+            missing_topic = missing_topic + [unknown]
         idfs = {t: self.keywords.idf(t) for t in terms}
         ceiling = max(list(idfs.values()) + [1.0])
         total = found = 0.0
@@ -401,6 +406,30 @@ class Retriever:
             return [], 1.0
         missing = [t for t in terms if t.lower() not in haystack]
         return missing, 1 - len(missing) / len(terms)
+
+    def _unknown_subject(self, q: Query) -> str | None:
+        """A benefit asked for a thing the corpus never names (展位费补贴, 建站资助): the nearest
+        passages are about something else. The phrase's head (its last two characters, as Chinese
+        puts the head noun last) must be absent from the whole corpus, so a covered subject in the
+        user's own words (货车 for 运输车辆 names no benefit; 技改设备补贴 has a known head) passes."""
+        for phrase in vocab.benefit_subjects(q.question):
+            head = phrase[-2:]
+            if re.search(r"[\d万元年月个]", head) or self.keywords.mentions(head) or vocab.synonyms(head):
+                continue
+            end = len(phrase)
+            for token in reversed(tokenize(phrase)):
+                at = phrase.rfind(token, 0, end)
+                if at < 0:
+                    continue
+                if len(token) >= 2 and self.keywords.mentions(token):
+                    break
+                end = at
+            subject = phrase[end:] if len(phrase) - end >= 2 else head
+            # (a two-character head is read with the character before it: 买首套房 has 首套, which is known)
+            parts = re.split(r"[的之]", phrase[-3:] if len(subject) == 2 else subject)
+            if has_subject(subject) and not any(self.keywords.mentions(part[i:i + 2]) for part in parts for i in range(len(part) - 1)):
+                return subject  # 展位费: neither 展位 nor 位费 anywhere (安家费 has 安家: 安家补贴)
+        return None
 
     def _named_documents(self, query: str, ranked: list[RetrievedChunk]) -> set[str]:
         doc_number = find_doc_number_anywhere(query)
@@ -448,7 +477,8 @@ class Retriever:
             # A question that quotes a 文号 or a 《title》 is about that document, current or not.
             ranked.sort(key=lambda c: c.doc_id not in named)
         current = [c for c in ranked if not c.expired(today)]
-        if named or _ASKS_FOR_OLD.search(query) or not current:
+        old_year = bool(q.years) and any(c.expired(today) and q.years & c.years for c in ranked[:5])
+        if named or _ASKS_FOR_OLD.search(query) or old_year or not current:
             chosen = ranked
         else:
             chosen = current

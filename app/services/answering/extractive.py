@@ -31,6 +31,10 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
+# Words of how a question is put, not of what it asks about.
+_FILLER = frozenset("以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 "
+                    "一下 一共 总共 左右 差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 "
+                    "多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 为什么 是否 能否 能不能 可不可以".split())
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
@@ -47,7 +51,7 @@ def split_sentences(text: str) -> list[str]:
     return [sentence for sentence, _ in split_with_context(text)]
 
 
-def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, str]]:
+def split_with_context(text: str, merge_lists: bool = True, keep_leads: bool = False) -> list[tuple[str, str]]:
     """Sentences of a chunk, each with the lead clause of its line (an item's own title).
 
     A clause that introduces a list of short items (…材料如下：) keeps its items as one
@@ -89,7 +93,10 @@ def split_with_context(text: str, merge_lists: bool = True) -> list[tuple[str, s
         line = _ANSWER_PREFIX.sub("", line)
         sentences = [s.strip() for s in zh_sentences(line, stops=_STOPS) if len(s.strip()) >= 4]
         lead = ""
-        if len(sentences) > 1 and len(sentences[0]) <= 24 and not is_reply:
+        if keep_leads and len(sentences) > 1 and len(sentences[0]) <= 24 and not is_reply:
+            # A list answer keeps each item's title with it (1.受理登记。话务员记录…).
+            sentences = [sentences[0] + sentences[1], *sentences[2:]]
+        elif len(sentences) > 1 and len(sentences[0]) <= 24 and not is_reply:
             # (A reply's first sentence, 答：可以，但需要预约。, is its verdict, not a title.)
             # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
             lead = sentences.pop(0)
@@ -140,6 +147,9 @@ class ExtractiveAnswerer:
             for t in tokens:
                 for word in self._known(t):
                     idf = self._idf(word) or 1.0
+                    if len(word) == 1 or word in _FILLER:
+                        # 打 would match 拨打, 以后 any sentence: rare in the index, not telling.
+                        idf = min(idf, 1.0)
                     terms[word] = max(terms.get(word, 0.0), weight * idf)
                     for other in synonyms(word):  # 退 ~ 返还: a policy's word for the user's, a little less
                         terms[other] = max(terms.get(other, 0.0), 0.8 * weight * (self._idf(other) or 1.0))
@@ -148,7 +158,9 @@ class ExtractiveAnswerer:
     def _known(self, token: str) -> list[str]:
         """The token, or when the corpus never has it (a segmentation slip: 区镇出, 奖补要) its
         two-character words that the corpus has."""
-        if len(token) < 3 or self._idf(token):
+        if len(token) == 2 and token[0] in "要能可会该得想" and not self._idf(token) and synonyms(token[1]):
+            return [token[1]]  # 要交, 能退: the verb is what the policy words
+        if len(token) < 3 or self._idf(token) or synonyms(token):
             return [token]
         parts = [token[i:i + 2] for i in range(len(token) - 1)]
         return [p for p in parts if self._idf(p) or synonyms(p)] or [token]
@@ -203,8 +215,12 @@ class ExtractiveAnswerer:
                 score *= 0.35
             if primary in (sl.WINDOW, sl.DEPARTMENT, sl.DURATION, sl.YESNO) and sl.MATERIALS in states and primary not in states:
                 score *= 0.5
+            if primary == sl.PROCEDURE and sl.MATERIALS in states and not sl.states_step(sentence):
+                score *= 0.5  # 手续怎么走: the steps, not the papers
             if primary == sl.YESNO and sl.states_verdict(sentence):
                 score *= 1.5
+            if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
+                score *= 2.0  # 首年只卖了80万，能申请吗: the threshold decides, not the amount
         if q is not None and q.levels:
             named = sl.levels(sentence)
             if named & q.levels:
@@ -214,15 +230,21 @@ class ExtractiveAnswerer:
         return score / (1 + 0.6 * chunk_rank)
 
     def candidates(self, ctx: AnswerContext) -> list[_Sentence]:
-        pool = [split_with_context(chunk.text, merge_lists=not (ctx.query is not None and ctx.query.single_fact))
+        pool = [split_with_context(chunk.text, merge_lists=not (ctx.query is not None and ctx.query.single_fact),
+                                   keep_leads=ctx.query is not None and ctx.query.wants_list)
                 for chunk in ctx.chunks[:_CANDIDATE_CHUNKS if ctx.query is None or not ctx.query.wants_list else 12]]
         terms = self._specific(self._terms(ctx), [tidy(s).lower() for sentences in pool for s, _ in sentences])
         tokens = ctx.query.tokens if ctx.query is not None else tokenize(ctx.standalone)
         pairs = [(a, b) for a, b in zip(tokens, tokens[1:]) if a in terms and b in terms and a != b]
         out: list[_Sentence] = []
+        slot = ctx.query.slots[0] if ctx.query is not None and ctx.query.slots else None
+        # 怎么办理 / 要什么材料 / 什么条件: when some passage sits under a heading that names it
+        # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
+        headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
+                  if slot in _LIST_SLOTS and sl.heading_states(_heads(chunk), slot)}
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
-            heads = " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
+            heads = _heads(chunk)
             lead = f"{chunk.meta.get('lead', '')} {lead_clause(chunk.text)}".lower()
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
             # The document's title is what every one of its clauses is about (专精特新 need not be repeated).
@@ -234,8 +256,13 @@ class ExtractiveAnswerer:
                     continue
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
+                if headed and rank not in headed:
+                    score *= 0.4
                 if asked >= 0.7:
                     score *= 1 + asked  # a Q&A pair that asks what the user asks: its reply answers it
+                if ctx.query is not None and ctx.query.excluded and \
+                        ctx.query.excluded in f"{context} {item_lead} {sentence}".lower():
+                    score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
                     score *= 1.6  # the year the user named (2021年的措施) outranks likeness
                 if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
@@ -443,9 +470,10 @@ def tidy(sentence: str) -> str:
 def strip_label(sentence: str, label: str) -> str:
     """The article label is said once, in the reference: "第三条：第三条 …" reads badly."""
     stripped = _LABEL_PREFIX.sub("", sentence, count=1)
-    if stripped != sentence and label:
+    mark = sentence[:len(sentence) - len(stripped)].strip()
+    if stripped != sentence and label and mark in label:
         return stripped
-    return sentence
+    return sentence  # an item's own number (1. in 「二、办理流程」) stays
 
 
 def lead_clause(text: str) -> str:
@@ -477,6 +505,11 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
     if first > 0 and len(clauses[0]) + len(out) <= limit:
         out = clauses[0] + ("…" if first > 1 else "") + out
     return out.rstrip("，,；;。") + "。"
+
+
+def _heads(chunk) -> str:
+    """A chunk's short headings (the ones that name a topic, not a whole sentence)."""
+    return " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
 
 
 def _order(chunk) -> int:
