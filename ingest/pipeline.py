@@ -36,7 +36,7 @@ from zhtext import chunk_ids
 log = logging.getLogger(__name__)
 
 # Bump when cleaning, chunking or chunk metadata change, so that a sync re-indexes everything.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 
 ADDED, UPDATED, UNCHANGED, REMOVED, FAILED, SKIPPED = (
     "added", "updated", "unchanged", "removed", "failed", "skipped")

@@ -208,3 +208,21 @@ def test_markdown_table_rows_become_sentences():
     data = "| 项目 | 标准 |\n| --- | --- |\n| 安家补贴 | 最高300万元 |\n| 滚动支持 | 最高200万元 |\n".encode()
     text = clean_document(load_bytes(data, ".md").text)
     assert text.split("\n") == ["项目：安家补贴；标准：最高300万元。", "项目：滚动支持；标准：最高200万元。"]
+
+
+def test_html_bold_section_titles_become_sections_and_escapes_go():
+    """trafilatura writes a page's <strong>二、办理流程</strong> as **二、办理流程** and "1." as "1\\.":
+    the text keeps neither, so the splitter sees the section and an answer quotes "1.受理登记"."""
+    from pathlib import Path
+
+    from ingest.chunking import chunk_document
+
+    page = Path(__file__).resolve().parents[2] / "corpus" / "files" / "ks-12345-enterprise-appeals.html"
+    text = clean_document(load_bytes(page.read_bytes(), ".html").text)
+    assert "**" not in text and "\\" not in text
+    assert "二、办理流程" in text.split("\n")
+    assert "1.受理登记。" in text
+    assert "诉求类型：复杂诉求；派单时限：2小时；办结时限：15个工作日。" in text  # the table, one sentence a row
+    chunks = chunk_document(text, title="12345热线企业诉求办理流程")
+    steps = [c for c in chunks if "分类派单" in c.text]
+    assert steps and steps[0].heading_path[0] == "二、办理流程"

@@ -458,13 +458,10 @@ def _finished(text: str, cited: list[Citation]) -> Answer:
 
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
-_MD_ESCAPE = re.compile(r"\\([.\-*_#+!()\[\]`>|])")
-
-
 def tidy(sentence: str) -> str:
-    """No Markdown escapes (1\\. from HTML), no emphasis marks, no stray spaces."""
-    sentence = _MD_ESCAPE.sub(r"\1", sentence)
-    return sentence.replace("**", "").strip().lstrip(">").strip()
+    """No quote marks (> 说明：…) and no stray spaces (Markdown escapes and emphasis are removed at
+    ingest, ingest/loaders.py ``markdown_to_text``)."""
+    return sentence.strip().lstrip(">").strip()
 
 
 def strip_label(sentence: str, label: str) -> str:
