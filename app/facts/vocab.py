@@ -43,8 +43,13 @@ def key_terms(text: str) -> list[str]:
     """The sectors, taxes and outside places a text names (longest match first), except where
     the company only describes itself (我们是做模具的, 从上海搬到昆山): that is who asks, not what
     about."""
+    return [t for t in dict.fromkeys(_PATTERN.findall(text)) if not self_described(t, text)]
+
+
+def self_described(term: str, text: str) -> bool:
+    """The term occurs only where the company says who it is or where it came from."""
     described = " ".join(m.group(0) for m in _SELF.finditer(text))
-    return [t for t in dict.fromkeys(_PATTERN.findall(text)) if t not in described or text.count(t) > described.count(t)]
+    return term in described and text.count(term) == described.count(term)
 
 
 _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:是|主要)?(?:做|从事|搞|生产|经营)[^，,。？?]{1,14}?的|"

@@ -32,6 +32,15 @@ GENERIC = frozenset(
     "大概 大约 一共 总共 合计 分别 各 每 个 家 项 类 种 算 计算 怎么算 多久 能否 是否 部分 时候 不能 能不能 以后 之后 "
     "剩下 剩余 其余 其他 别的 还要 需不需要 要不要 是不是 会不会 怎么样 如果 要是 的话 情况下 退 交 报 批".split()
 )
+# How a question is put, not what it asks about: words that match any sentence (以后, 大概) or no
+# policy sentence at all (多久, 怎么). Never a topic; in sentence matching they weigh as little as a
+# common word however rare the index finds them.
+PHRASING = frozenset(
+    "以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 一下 一共 总共 左右 "
+    "差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 "
+    "为什么 是否 能否 能不能 可不可以".split()
+)
+GENERIC = GENERIC | PHRASING
 
 _FOLLOW_MARK = re.compile(
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|"

@@ -392,7 +392,7 @@ class Retriever:
                 found += weight
             else:
                 missing.append(term)
-        places = [p for p in q.places if not self.keywords.mentions(p)]
+        places = [p for p in q.places if not self.keywords.mentions(p) and not vocab.self_described(p, q.question)]
         return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage)
 
     @staticmethod

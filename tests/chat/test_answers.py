@@ -207,3 +207,56 @@ def test_long_clause_labels_are_shortened_to_their_article():
     assert article_label("（五）E类人才（硕士研究生、副高级职称或双一流建设高校本科毕业生）5万元",
                          "办法 > 第三条 > （五）E类人才（硕士研究生…）5万元") == "第三条（五）"
     assert article_label("第三条") == "第三条"
+
+
+def test_a_procedure_question_gets_the_steps_with_their_titles(client):
+    # The page's steps sit under 二、办理流程 (a bold title on the web page); 五、注意事项 shares
+    # the question's words (反映, 办结) but is not how a case is handled.
+    text = body(ask(client, "打12345反映了企业的问题以后，后面是怎么处理的，大概什么流程")["answer"])
+    assert "「二、办理流程」" in text
+    for step in ("1.受理登记", "2.分类派单", "4.答复回访"):
+        assert step in text, text
+    assert "如实反映诉求" not in text and "\\" not in text
+
+
+def test_what_the_user_sets_aside_is_not_the_answer(client):
+    text = body(ask(client, "研发费用占营收超过5%的企业，除了增量奖励还有别的奖吗？")["answer"])
+    assert "一次性奖励10万元" in text and "增长部分的10%" not in text, text
+
+
+def test_a_benefit_for_something_the_library_never_names_is_refused_by_name(client):
+    result = ask(client, "今年要去参加广交会，昆山对企业参展的展位费补贴多少")
+    assert result["grounded"] is False and "展位费" in result["answer"]
+    assert stored_messages(client, result["conversation_id"])[-1].refusal_reason == "no_evidence"
+
+
+@pytest.mark.parametrize("question, doc_id", [
+    ("我们是做精密模具的，研发费用占营收6%多，总额300来万，研发强度的一次性10万奖励能拿吗？", "ks-rd-investment-reward"),
+    ("我们公司去年整个从上海搬到昆山来了，高企证书还在有效期里，昆山这边有奖励吗", "ks-high-tech-enterprise-reward"),
+])
+def test_who_the_company_is_does_not_make_the_question_unanswerable(client, question, doc_id):
+    # 模具 and 上海 are subjects the library has no policy for, but here they say who asks.
+    result = ask(client, question)
+    assert result["grounded"] is True, result["answer"]
+    assert result["citations"][0]["doc_id"] == doc_id
+
+
+def test_a_two_digit_year_names_the_old_policy(client):
+    text = body(ask(client, "21年昆山出的那个智改数转措施，按目录买设备一年投了500多万，技改奖补怎么算？")["answer"])
+    assert "2倍系数" in text and "2023年12月31日到期失效" in text, text
+
+
+@pytest.mark.parametrize("question", [
+    "技改设备今年1月才到货，发票能不能让供应商把日期开成去年的，好赶上这次补贴？",
+    "让几个员工互相签个假的租房合同，人才租房补贴能不能这样领？",
+])
+def test_backdated_and_sham_papers_are_cheating(client, question):
+    result = ask(client, question)
+    assert result["grounded"] is False
+    assert stored_messages(client, result["conversation_id"])[-1].refusal_reason == "cheating"
+
+
+def test_a_question_about_one_programme_is_not_sent_to_the_policy_calculator(client):
+    # Three company facts and no question mark: still a question (有没有), not a reply to 政策匹配.
+    text = ask(client, "申报昆山市专精特新中小企业，我们营收还不到1000万，有没有别的条件可以替代")["answer"]
+    assert "根据您提供的信息" not in text and "专精特新" in body(text)

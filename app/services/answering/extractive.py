@@ -15,6 +15,7 @@ from typing import Callable
 from app.facts import slots as sl
 from app.facts.vocab import synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
+from app.services.query import PHRASING
 from zhtext.chunk_ids import split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
 from zhtext.sentences import split_sentences as zh_sentences
@@ -31,10 +32,6 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
-# Words of how a question is put, not of what it asks about.
-_FILLER = frozenset("以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 "
-                    "一下 一共 总共 左右 差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 "
-                    "多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 为什么 是否 能否 能不能 可不可以".split())
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
@@ -147,7 +144,7 @@ class ExtractiveAnswerer:
             for t in tokens:
                 for word in self._known(t):
                     idf = self._idf(word) or 1.0
-                    if len(word) == 1 or word in _FILLER:
+                    if len(word) == 1 or word in PHRASING:
                         # 打 would match 拨打, 以后 any sentence: rare in the index, not telling.
                         idf = min(idf, 1.0)
                     terms[word] = max(terms.get(word, 0.0), weight * idf)
