@@ -8,6 +8,7 @@ import pytest
 
 from zhtext.chunk_ids import chunk_id, chunk_prefix, split_chunk_id
 from zhtext.sentences import STRONG_STOPS, ends_sentence, split_sentences
+from zhtext.tokens import words
 from zhtext.validity import cn_date, in_force
 
 TEXT = "对企业给予奖励。[1] 最高20万元；按比例分担！（以正式文件为准。）\n附件：申报表"
@@ -49,3 +50,8 @@ def test_a_document_is_in_force_through_its_last_day(expires):
 def test_no_end_date_is_always_in_force_and_dates_read_as_chinese():
     assert in_force(None, dt.date(2099, 1, 1)) and in_force("", dt.date(2099, 1, 1))
     assert cn_date(dt.date(2026, 3, 1)) == cn_date("2026-03-01") == "2026年3月1日"
+
+
+def test_everyday_words_are_not_split_into_other_words():
+    assert "额外" in words("要额外交什么材料？") and "外交" not in words("要额外交什么材料？")
+

@@ -32,16 +32,22 @@ POLICY_TERMS = (
     "分期供地 弹性年期 先租后让 工业上楼 亩均 亩均税收 容积率 技改 贴息 奖补 人才安居 安家补贴 姑苏领军"
 ).split()
 
+# Everyday words jieba's statistics lose in questions: 要额外交什么材料 came out as 要额 / 外交.
+EVERYDAY_WORDS = "额外 另外".split()
+
 
 @lru_cache(maxsize=1)
 def segmenter():
-    """The jieba module, initialised once (its dictionary loads on first use) with POLICY_TERMS."""
+    """The jieba module, initialised once (its dictionary loads on first use) with POLICY_TERMS
+    and EVERYDAY_WORDS."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     for term in POLICY_TERMS:
         jieba.add_word(term, freq=max(jieba.suggest_freq(term), 2000), tag="nz")
+    for word in EVERYDAY_WORDS:
+        jieba.add_word(word, freq=max(jieba.suggest_freq(word), 2000))
     return jieba
 
 
@@ -65,6 +71,14 @@ def tagged(text: str) -> tuple[tuple[str, str], ...]:
 
     segmenter()
     return tuple((token.word, token.flag) for token in pseg.cut(text))
+
+
+def dictionary_tag(word: str) -> str | None:
+    """The part of speech jieba's dictionary gives a word; None for a word it only guesses."""
+    import jieba.posseg as pseg
+
+    segmenter()
+    return pseg.dt.word_tag_tab.get(word)
 
 
 def words(text: str) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.facts import slots as sl
 from zhtext.normalize import normalize
-from zhtext.tokens import tagged, tokenize, words
+from zhtext.tokens import dictionary_tag, tagged, tokenize, words
 
 # Words that say what is asked or who asks, never what about: a question made of these alone
 # has no topic of its own (申报截止是什么时候？) and takes the previous turn's topic.
@@ -38,7 +38,7 @@ GENERIC = frozenset(
 PHRASING = frozenset(
     "以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 一下 一共 总共 左右 "
     "差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 "
-    "为什么 是否 能否 能不能 可不可以".split()
+    "为什么 是否 能否 能不能 可不可以 额外 另外".split()
 )
 GENERIC = GENERIC | PHRASING
 
@@ -119,6 +119,16 @@ def has_subject(text: str) -> bool:
 def place_names(text: str) -> list[str]:
     """Place names in a text (jieba part-of-speech ``ns``)."""
     return [w for w, flag in tagged(text) if flag == "ns" and len(w) >= 2]
+
+
+_PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|州|街道|园区|新区)$")
+
+
+def surely_place(word: str) -> bool:
+    """A place name jieba's dictionary knows, or one that says it is a place (…市, …镇). jieba
+    also tags words it has never seen as places by guesswork: a typo (能延其几次 → 延其) is not
+    a city the corpus lacks."""
+    return dictionary_tag(word) == "ns" or bool(_PLACE_SUFFIX.search(word))
 
 
 @lru_cache(maxsize=4096)
@@ -231,7 +241,8 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
             kept = [w for w in kept if not sl.levels(w)]
         subject = "".join(dict.fromkeys(kept))
         anchor = title_subject(previous_title)
-        if anchor and anchor not in subject:
+        # (compared without its generic words: the previous standalone already carries it so)
+        if anchor and "".join(w for w in words(anchor) if w not in GENERIC) not in subject:
             # The policy the last answer quoted keeps the thread when the question before was
             # itself elliptic (按期开工以后能退多少？ → 剩下的那部分什么时候退？).
             subject = f"{anchor} {subject}"

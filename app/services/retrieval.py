@@ -21,7 +21,7 @@ from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
-from app.services.query import Query, analyse, has_subject
+from app.services.query import Query, analyse, has_subject, surely_place
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
@@ -392,7 +392,8 @@ class Retriever:
                 found += weight
             else:
                 missing.append(term)
-        places = [p for p in q.places if not self.keywords.mentions(p) and not vocab.self_described(p, q.question)]
+        places = [p for p in q.places if not self.keywords.mentions(p) and surely_place(p)
+                  and not vocab.self_described(p, q.question)]
         return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage)
 
     @staticmethod
