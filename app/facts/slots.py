@@ -41,7 +41,8 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
                            r"(?:怎么|如何|怎样)(?:发|拨|兑现|到账)|"
                            r"(?:怎么|如何|怎样)(?:才能)?(?:申|办|报|领|退|返还|提交|操作|处理|认定|备案|登记|兑现|走)", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
-    (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|what (?:are|subsidies)", re.I)),
+    (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|哪[两三四五六七八九十\d]{1,2}\s*[个项类种条件大]|分别是|"
+                      r"what (?:are|subsidies)", re.I)),
     (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
 ]
@@ -113,6 +114,11 @@ _STEP = re.compile(r"初审|审核|复核|评审|核查|公示|拨付|发放|出
 
 def states_step(sentence: str) -> bool:
     return bool(_STEP.search(sentence))
+
+
+def step_count(sentence: str) -> int:
+    """How many distinct steps a sentence names (提出申请, 出具意见, 办理登记: a procedure)."""
+    return len(set(_STEP.findall(sentence)))
 
 
 # A threshold a company's own figure is measured against (不低于100万元, 30人以上).

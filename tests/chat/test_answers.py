@@ -12,6 +12,7 @@ import re
 import pytest
 
 from app.services.answering.base import article_label
+from app.services.query import surely_place
 
 FOOTER = re.compile(r"^(?:⚠ 《|注：|以上内容依据|《[^》]*》(?:有效期至|已于))")
 
@@ -260,3 +261,30 @@ def test_a_question_about_one_programme_is_not_sent_to_the_policy_calculator(cli
     # Three company facts and no question mark: still a question (有没有), not a reply to 政策匹配.
     text = ask(client, "申报昆山市专精特新中小企业，我们营收还不到1000万，有没有别的条件可以替代")["answer"]
     assert "根据您提供的信息" not in text and "专精特新" in body(text)
+
+
+def test_a_list_of_numbered_items_is_quoted_under_its_article_once(client):
+    # Each 工程 is its own passage whose title is its first sentence: the answer opens with the
+    # article they belong to and numbers the items, without repeating a label before each.
+    text = body(ask(client, "科技创新八大工程分别是哪八个？")["answer"])
+    assert "「二、重点任务」：（一）创新主体培育工程" in text, text
+    assert "（八）创新生态优化工程" in text and text.count("「") == 1, text
+
+
+def test_a_section_title_is_its_own_label():
+    assert article_label("二、与企业相关的常见“一件事”（示例）",
+                         "“高效办成一件事”企业办事指南 > 二、与企业相关的常见“一件事”（示例）") == "二、与企业相关的常见“一件事”"
+
+
+def test_a_third_turn_asking_for_extra_papers_stays_on_the_thread(client):
+    first = ask(client, "从高校买来的专利放到昆山产业化，有没有补助？")
+    second = ask(client, "申报截止到什么时候？", first["conversation_id"])
+    third = ask(client, "要额外交什么材料？", second["conversation_id"])
+    text = body(third["answer"])
+    assert "经登记的技术合同" in text, text
+    assert third["citations"][0]["doc_id"] == first["citations"][0]["doc_id"]
+
+
+def test_a_place_guessed_from_a_typo_is_not_surely_a_place():
+    assert surely_place("上海") and surely_place("花桥镇") and surely_place("高新区")
+    assert not surely_place("延其")

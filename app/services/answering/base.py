@@ -58,12 +58,18 @@ class Citation:
 
 _CLAUSE_MARK = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.、．])")
 _ARTICLE = re.compile("^" + ARTICLE)
+_SAMPLE_MARK = re.compile(r"[（(]示例[）)]")
 
 
 def article_label(article: str, heading_path: str = "") -> str:
     """A short label: 第三条（五） rather than the whole clause a chunk starts with."""
     if len(article) <= 14:
         return article
+    if heading_path and article == heading_path.split(">")[-1].strip():
+        # A section's own title (二、与企业相关的常见“一件事”), not a clause a chunk starts with.
+        short = _SAMPLE_MARK.sub("", article).strip()
+        if len(short) <= 24:
+            return short
     mark = _CLAUSE_MARK.match(article)
     parents = [p.strip() for p in heading_path.split(">")][1:-1]
     parent = next((p for p in reversed(parents) if _ARTICLE.match(p) or len(p) <= 14), "")

@@ -214,6 +214,8 @@ class ExtractiveAnswerer:
                 score *= 0.5
             if primary == sl.PROCEDURE and sl.MATERIALS in states and not sl.states_step(sentence):
                 score *= 0.5  # 手续怎么走: the steps, not the papers
+            if primary == sl.PROCEDURE:
+                score *= 1 + 0.25 * min(sl.step_count(sentence), 4)  # 申请→出具意见→办理登记
             if primary == sl.YESNO and sl.states_verdict(sentence):
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
@@ -239,6 +241,7 @@ class ExtractiveAnswerer:
         # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
                   if slot in _LIST_SLOTS and sl.heading_states(_heads(chunk), slot)}
+        wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = _heads(chunk)
@@ -255,6 +258,8 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
                     score *= 0.4
+                if wants_items and _PREAMBLE.search(heads):
+                    score *= 0.5  # 哪些事项: the items, not what the programme is or aims at
                 if asked >= 0.7:
                     score *= 1 + asked  # a Q&A pair that asks what the user asks: its reply answers it
                 if ctx.query is not None and ctx.query.excluded and \
@@ -419,7 +424,8 @@ class ExtractiveAnswerer:
                 paragraphs.append(body)
                 continue
             if citation.doc_id == first_doc and paragraphs:
-                ref = _article_ref(citation.article) if citation.article else ""
+                same = rank != order[0] and cited[renumbered[rank] - 2].article == citation.article
+                ref = _article_ref(citation.article) if citation.article and not same else ""
                 own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
                 if ref and own and body.startswith(own):
                     ref = ""  # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label
@@ -427,6 +433,14 @@ class ExtractiveAnswerer:
                     body = f"{mark.group(0).strip() if mark else ''}{body}"
                 paragraphs.append(f"{ref}：{body}" if ref else body)
                 continue
+            own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
+            sections = ctx.chunks[rank].sections
+            if own and body.startswith(own) and sections and sections[-1] == citation.article:
+                # 「（一）创新主体培育工程」：创新主体培育工程。… — an item that is its own label is
+                # quoted with its number under the article it belongs to.
+                mark = _LABEL_PREFIX.match(citation.article)
+                body = f"{mark.group(0).strip() if mark else ''}{body}"
+                citation = replace(citation, article=sections[0] if len(sections) >= 2 else "")
             paragraphs.append(f"根据{citation.reference()}：{body}")
         text = "\n".join(paragraphs)
         if ctx.notes:
@@ -453,6 +467,8 @@ def _finished(text: str, cited: list[Citation]) -> Answer:
     return Answer(text=f"{text}\n\n{compose_footer(cited)}", citations=cited, grounded=True)
 
 
+# Sections that say what a programme is or aims at, not what it holds.
+_PREAMBLE = re.compile(r"什么是|是什么|总体目标|工作目标|主要目标|指导思想|基本原则|概述|简介|背景")
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
 def tidy(sentence: str) -> str:
