@@ -55,3 +55,16 @@ def test_no_end_date_is_always_in_force_and_dates_read_as_chinese():
 def test_everyday_words_are_not_split_into_other_words():
     assert "额外" in words("要额外交什么材料？") and "外交" not in words("要额外交什么材料？")
 
+
+
+def test_homophone_typos_become_the_library_word_only_beside_the_question_topic():
+    from zhtext.typos import Homophones
+
+    library = {"申报": {"专精特新"}, "延期": {"施工", "许可证"}, "功能": {"平台"}, "不多": {"人数"}}
+    known = lambda piece: any(piece in w or any(piece in o for o in others) for w, others in library.items())
+    together = lambda word, others: bool(library.get(word, set()) & set(others))
+    fix = Homophones(library).correct
+    assert fix("专精特新什么时候申抱？", known, together) == "专精特新什么时候申报？"
+    assert fix("施工许可证开不了工能延其几次？", known, together) == "施工许可证开不了工能延期几次？"  # not 功能
+    assert fix("补多少钱", known, together) == "补多少钱"  # jieba knows 多少
+    assert fix("專精特新怎麼申報", known, together) == "專精特新怎麼申報"  # traditional script is no typo

@@ -26,6 +26,7 @@ import numpy as np
 
 from zhtext.chunk_ids import split_chunk_id
 from zhtext.tokens import tokenize
+from zhtext.typos import Homophones
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ class KeywordIndex:
         self.full_builds = 0                   # how often everything was loaded and tokenised
         self.updated_documents = 0             # documents (re)tokenised by incremental updates
         self.last_error: str | None = None
+        self._homophones: tuple[Any, int, Homophones] | None = None
 
     # -- keeping up with the corpus -----------------------------------------------------------
 
@@ -361,6 +363,28 @@ class KeywordIndex:
         if found is None:
             found = index.mention_cache[term] = term in index.blob
         return found
+
+    def homophones(self) -> Homophones:
+        """The indexed words by sound (for question typos), rebuilt when the vocabulary changes."""
+        index = self._index
+        cached = self._homophones
+        if cached is None or cached[0] is not index or cached[1] != len(index.postings):
+            with index.lock:
+                vocabulary = list(index.postings)
+                size = len(index.postings)
+            cached = self._homophones = (index, size, Homophones(vocabulary, frequency=lambda w: -self.idf(w)))
+        return cached[2]
+
+    def together(self, token: str, others: list[str]) -> bool:
+        """Whether some served chunk holds the token and one of the others."""
+        index = self._index
+        with index.lock:
+            mine = index.postings.get(token)
+            if mine is None:
+                return False
+            slots = {s for s in mine.slots if index.alive[s]}
+            return any(slots.intersection(index.postings[o].slots) for o in others
+                       if o != token and o in index.postings)
 
     def contains(self, chunk_id: str) -> bool:
         return chunk_id in self._index.pos

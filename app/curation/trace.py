@@ -13,7 +13,6 @@ from typing import Any
 from app.curation.answers import CuratedAnswers
 from app.facts import slots
 from app.services import guard
-from app.services import query as query_mod
 from app.services.answering.base import drain
 
 REASON_LABELS = {"no_evidence": "政策库无依据", "model_not_found": "模型判断无依据", "injection": "疑似注入",
@@ -29,7 +28,7 @@ def trace(chat, curated: CuratedAnswers | None, message: str, conversation_id: s
     started = time.perf_counter()
     question = chat.validate(message)
     known = bool(conversation_id) and chat.conversations.get_conversation(conversation_id) is not None
-    q = chat.understand(question, conversation_id) if known else query_mod.analyse(question)  # reads only
+    q = chat.understand(question, conversation_id if known else None)  # reads only
     settings = chat.settings
 
     winner, considered = (curated.candidates(q) if curated is not None else (None, []))

@@ -98,7 +98,10 @@ class ChatService:
         return text
 
     def understand(self, question: str, conversation_id: str | None, history: list | None = None) -> Query:
-        """The question as one query object; a follow-up takes the previous turn's topic."""
+        """The question as one query object; a follow-up takes the previous turn's topic. Homophone
+        typos (申抱 for 申报) are read as the library's word."""
+        keywords = self.retriever.keywords
+        question = keywords.homophones().correct(question, keywords.mentions, keywords.together)
         if history is None:
             history = self.conversations.history(conversation_id, limit=self._history_limit) if conversation_id else []
         users = [m for m in history if m.role == "user" and m.status == "ok"]

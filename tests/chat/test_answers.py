@@ -288,3 +288,13 @@ def test_a_third_turn_asking_for_extra_papers_stays_on_the_thread(client):
 def test_a_place_guessed_from_a_typo_is_not_surely_a_place():
     assert surely_place("上海") and surely_place("花桥镇") and surely_place("高新区")
     assert not surely_place("延其")
+
+
+@pytest.mark.parametrize("question, standalone, fact", [
+    ("专精特新的申抱材料交到哪个部门？", "申报材料", "区镇经济发展部门"),
+    ("施工许可证开不了工，最多能延其几回？", "延期", "两次为限"),
+])
+def test_a_homophone_typo_is_read_as_the_library_word(client, question, standalone, fact):
+    result = ask(client, question)
+    assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
+    assert standalone in stored_messages(client, result["conversation_id"])[-2].standalone_question
