@@ -48,6 +48,9 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+_ASKS_ELIGIBILITY = re.compile(r"(?:能|可以|可不可以|还能|能不能|会|还会)(?:一起|再|单独|同时|也)?(?:报|申报|申请|享受|领|拿|给|算)")
+
+
 def asked_slots(question: str) -> list[str]:
     """The question types a question asks, most specific first (may be empty)."""
     found = [slot for slot, pattern in _ASKS if pattern.search(question)]
@@ -61,6 +64,11 @@ def asked_slots(question: str) -> list[str]:
             not {MATERIALS, CONDITIONS, PROCEDURE, DEPARTMENT, WINDOW} & set(found):
         # "有什么奖励？" lists the amounts: the clauses that state them answer it.
         found.insert(0, AMOUNT)
+    if AMOUNT in found and YESNO in found and not re.search(r"多少|几万|金额|标准|最高|上限|额度|怎么算|如何计算|怎么计算", question):
+        found.remove(AMOUNT)  # 能拿昆山的奖励吗: whether, not how much
+    if found == [YESNO] and _ASKS_ELIGIBILITY.search(question):
+        # 这几台能一起报吗 / 还会再给钱吗: whether the company qualifies, which the conditions decide.
+        found.append(CONDITIONS)
     if COUNT in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|奖励|补贴|资助|支持", question):
         found.remove(AMOUNT)
     elif COUNT in found and AMOUNT in found:

@@ -41,7 +41,7 @@ _PATTERN = re.compile("|".join(map(re.escape, _TERMS)))
 
 def key_terms(text: str) -> list[str]:
     """The sectors, taxes and outside places a text names (longest match first), except where
-    the company only describes itself (我们是做模具的, 从上海搬到昆山): that is who asks, not what
+    the company only describes itself (我们是做模具的, 从上海搬到昆山, 注册地在上海): that is who asks, not what
     about."""
     return [t for t in dict.fromkeys(_PATTERN.findall(text)) if not self_described(t, text)]
 
@@ -53,7 +53,8 @@ def self_described(term: str, text: str) -> bool:
 
 
 _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:是|主要)?(?:做|从事|搞|生产|经营)[^，,。？?]{1,14}?的|"
-                   r"从[^，,。？?]{2,8}?(?:搬|迁)")
+                   r"从[^，,。？?]{2,8}?(?:搬|迁)|"
+                   r"(?:注册地?|总部|母公司|工厂|生产基地|基地|厂房?)(?:在|位于|设在)[^，,。？?、]{2,8}")
 
 # 展位费补贴, 建海外仓有没有补贴: the thing a benefit is asked for is said just before the benefit word.
 _BENEFIT = re.compile(r"补贴|奖励|资助|补助|奖补|扶持|贴息")

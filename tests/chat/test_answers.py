@@ -298,3 +298,14 @@ def test_a_homophone_typo_is_read_as_the_library_word(client, question, standalo
     result = ask(client, question)
     assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
     assert standalone in stored_messages(client, result["conversation_id"])[-2].standalone_question
+
+
+@pytest.mark.parametrize("question, rule", [
+    ("首台套产品第一年只卖了60万元，还能申请昆山的首台套奖励吗？", "首年度销售额不低于100万元"),
+    ("注册地在上海、工厂在昆山的企业评上小巨人，能拿昆山的奖励吗？", "注册地和主要生产经营地在昆山"),
+])
+def test_whether_a_company_may_apply_is_answered_with_the_conditions_that_decide(client, question, rule):
+    # Not only what the programme gives: the 申报条件 clause the company's case turns on.
+    # (上海 is where the company is registered, not a place the question asks about.)
+    result = ask(client, question)
+    assert result["grounded"] is True and rule in body(result["answer"]), result["answer"]

@@ -199,7 +199,7 @@ class ExtractiveAnswerer:
         # than the same words apart.
         overlap += sum(terms.get(a, 0.0) + terms.get(b, 0.0) for a, b in pairs if a + b in low)
         # Shorter sentences win ties, except lists: a materials list is long by nature.
-        length = min(len(sentence), 80) if q is not None and q.slots and q.slots[0] in _LIST_SLOTS else len(sentence)
+        length = min(len(sentence), 80) if q is not None and q.slots and (q.slots[0] in _LIST_SLOTS or q.slots[:2] == [sl.YESNO, sl.CONDITIONS]) else len(sentence)
         score = overlap / math.sqrt(max(length, 20) / 40)
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
@@ -267,6 +267,9 @@ class ExtractiveAnswerer:
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
                     score *= 1.6  # the year the user named (2021年的措施) outranks likeness
+                if ctx.query is not None and ctx.query.slots[:2] == [sl.YESNO, sl.CONDITIONS] and \
+                        sl.heading_states(f"{heads} {item_lead} {lead}", sl.CONDITIONS):
+                    score *= 2.0  # 能报吗: 三、申报条件 decides
                 if ctx.query is not None and ctx.query.slots and sl.heading_states(f"{heads} {item_lead} {lead}", ctx.query.slots[0]):
                     # "四、申请材料" is the answer to a materials question, whatever its items say.
                     score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
@@ -348,6 +351,16 @@ class ExtractiveAnswerer:
                 extra = max(others, key=lambda c: c.score)
                 if extra.score >= 0.5 * best.score and used + len(extra.text) <= MAX_CHARS:
                     chosen.append(extra)
+            if slots[1:2] == [sl.CONDITIONS] and not any(_conditions_headed(ctx.chunks[c.chunk_rank]) for c in chosen):
+                # 能报吗: what the programme gives, then the conditions of the same document that decide.
+                top_doc = ctx.chunks[best.chunk_rank].doc_id
+                rules = [c for c in scored if ctx.chunks[c.chunk_rank].doc_id == top_doc
+                         and _conditions_headed(ctx.chunks[c.chunk_rank])]
+                used = sum(len(c.text) for c in chosen)
+                if rules:
+                    rule = max(rules, key=lambda c: c.score)
+                    if rule.score >= 0.25 * best.score and used + len(rule.text) <= MAX_CHARS:
+                        chosen.append(rule)
         if q is not None and q.wants_list and _asks_for_sections(ctx, best):
             # The list asked for is the document's sections, each named with its first sentence,
             # in the document's order.
@@ -520,6 +533,10 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
 def _heads(chunk) -> str:
     """A chunk's short headings (the ones that name a topic, not a whole sentence)."""
     return " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
+
+
+def _conditions_headed(chunk) -> bool:
+    return sl.heading_states(_heads(chunk), sl.CONDITIONS)
 
 
 def _order(chunk) -> int:
