@@ -34,7 +34,7 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
     (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
-    (MATERIALS, re.compile(r"材料(?!造假|作假|虚假|不实|弄虚)|资料|要带|需要带|准备什么|提交什么|证明|documents?\b", re.I)),
+    (MATERIALS, re.compile(r"材料(?!造假|作假|虚假|不实|弄虚)|资料|要带|需要带|准备什么|提交什么|交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure|"
                            r"哪几步|几个?步|哪些步|做哪些事|先做什么|要做什么|需要做什么|操作什么|要怎么操作|怎么走|怎么处理|"
@@ -53,6 +53,7 @@ _ASKS_ELIGIBILITY = re.compile(r"(?:能|可以|可不可以|还能|能不能|会
 
 def asked_slots(question: str) -> list[str]:
     """The question types a question asks, most specific first (may be empty)."""
+    question = question.replace("啥", "什么")  # 啥时候, 交啥: everyday speech for 什么
     found = [slot for slot, pattern in _ASKS if pattern.search(question)]
     # "有效期多久" asks for a duration, not an application window.
     if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始", question):
@@ -158,8 +159,16 @@ def heading_states(heading: str, slot: str) -> bool:
     return bool(pattern and pattern.search(heading))
 
 
+# When a policy takes effect or ends (自2026年1月1日起施行, 有效期至…) is not an application window.
+_IN_FORCE = re.compile(r"施行|有效期至|印发之日")
+_APPLYING = re.compile(r"申报|受理|申请|报送|提交")
+
+
 def sentence_slots(sentence: str) -> set[str]:
-    return {slot for slot, pattern in _STATES.items() if pattern.search(sentence)}
+    found = {slot for slot, pattern in _STATES.items() if pattern.search(sentence)}
+    if WINDOW in found and _IN_FORCE.search(sentence) and not _APPLYING.search(sentence):
+        found.discard(WINDOW)
+    return found
 
 
 # -- entities a question names --------------------------------------------------------------------

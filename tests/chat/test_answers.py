@@ -309,3 +309,14 @@ def test_whether_a_company_may_apply_is_answered_with_the_conditions_that_decide
     # (上海 is where the company is registered, not a place the question asks about.)
     result = ask(client, question)
     assert result["grounded"] is True and rule in body(result["answer"]), result["answer"]
+
+
+def test_everyday_words_for_when_ask_for_the_window(client):
+    # 啥时候 is 什么时候: the sentence that states the window, although the amounts share more words.
+    text = body(ask(client, "科技型中小企业研发费用补助啥时候报？")["answer"])
+    assert "11月15日至12月15日" in text and "30万元" not in text, text
+
+
+def test_a_note_that_a_detail_is_a_sample_is_never_the_answer(client):
+    text = body(ask(client, "苏州的创新载体资助今年什么时候集中申报？")["answer"])
+    assert "9月1日至10月31日" in text and "也是示例" not in text and "请以官方发布为准" not in text, text

@@ -65,3 +65,17 @@ def test_what_a_question_asks():
     assert asked_slots("研发投入奖补要准备哪些材料？")[0] == "materials"
     assert asked_slots("研发投入奖补的钱是市里出还是区镇出？") == ["ratio"]
     assert "list" in asked_slots("聚焦哪几个领域？")
+
+
+def test_everyday_and_eligibility_questions():
+    assert asked_slots("研发费用补助啥时候申报") == ["window"]
+    assert asked_slots("除了申报书，还要另外交啥？")[0] == "materials"
+    assert asked_slots("这几台二手设备能一起报技改补贴吗") == ["yesno", "conditions"]
+    assert asked_slots("评上小巨人以后能拿昆山的奖励吗") == ["yesno", "conditions"]
+    assert asked_slots("评上小巨人以后最多能拿多少") == ["amount"]
+    assert asked_slots("施工许可证能延期几次？")[0] == "count"
+
+
+def test_when_a_policy_takes_effect_is_not_an_application_window():
+    assert "window" not in sentence_slots("本办法自2026年1月1日起施行，有效期至2028年12月31日。")
+    assert "window" in sentence_slots("申报时间为每年11月15日至12月15日。")

@@ -117,7 +117,8 @@ _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 # "为…，制定本办法。" says why a rule exists, and an editor's note says the text is a sample: neither
 # answers an officer's question.
 _PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
-                      r"^(?:附注|说明|注|备注)[:：].{0,60}(?:示例|示意|虚构)")
+                      r"^(?:附注|说明|注|备注)[:：].*(?:示例|示意|虚构)|请以官方(?:发布|公布)[^。]*为准|"
+                      r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$")  # 2026年度集中申报时间也是示例。
 
 
 class ExtractiveAnswerer:
@@ -310,6 +311,14 @@ class ExtractiveAnswerer:
                     chosen.append(max(pool, key=lambda c: c.score))
             return sorted(chosen, key=lambda c: (c.chunk_rank != best.chunk_rank, c.chunk_rank, c.position))
         if q is not None and q.single_fact:
+            if slots[0] not in sl.sentence_slots(best.text) and \
+                    not sl.heading_states(_heads(ctx.chunks[best.chunk_rank]), slots[0]):
+                # 啥时候申报: the sentence that states a window, although the amounts share more words.
+                top_doc = ctx.chunks[best.chunk_rank].doc_id
+                stating = [c for c in scored if ctx.chunks[c.chunk_rank].doc_id == top_doc and
+                           slots[0] in sl.sentence_slots(c.text) and c.score >= 0.3 * best.score]
+                if stating:
+                    best = max(stating, key=lambda c: c.score)
             chosen = [best]
             used = len(best.text)
             # A second sentence of the same article that states the same kind of fact (two levels'
