@@ -159,6 +159,12 @@ def heading_states(heading: str, slot: str) -> bool:
     return bool(pattern and pattern.search(heading))
 
 
+def headed_elsewhere(heading: str, asked: list[str]) -> bool:
+    """The heading names another kind of fact than the ones asked (返还条件 for a ratio)."""
+    return not any(heading_states(heading, slot) for slot in asked) and any(
+        heading_states(heading, other) for other in HEADING_WORDS if other not in asked)
+
+
 # When a policy takes effect or ends (自2026年1月1日起施行, 有效期至…) is not an application window.
 _IN_FORCE = re.compile(r"施行|有效期至|印发之日")
 _APPLYING = re.compile(r"申报|受理|申请|报送|提交")

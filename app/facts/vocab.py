@@ -1,9 +1,9 @@
 """Subjects a question can name that make a passage the answer or not.
 
-A question about 量子计算 or 印花税 or 无锡 is answered by a passage that names it, not by the
-closest 技改 clause. These lists name sectors (after GB/T 4754 and the strategic emerging
-industries), taxes and places outside Kunshan; the answerability check refuses a question whose
-subject appears in none of the passages found.
+A question about 量子计算 or 印花税 or 无锡 or 海外仓 is answered by a passage that names it, not
+by the closest 技改 clause. These lists name sectors (after GB/T 4754 and the strategic emerging
+industries), taxes, places outside Kunshan and programmes enterprise policies often fund; the
+answerability check refuses a question whose subject appears in none of the passages found.
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ OTHER_PLACES = (
     "香港 澳门 台湾 前海 浦东 临港 雄安 海南 美国 日本 韩国 德国 新加坡 英国 法国"
 ).split()
 
-_TERMS = sorted(set(SECTORS) | set(TAXES) | set(OTHER_PLACES), key=len, reverse=True)
+# Things enterprise policies commonly fund that a question names as its subject (建海外仓,
+# 新设博士后工作站, 吸纳退役军人): a passage about another programme does not answer it. Words a
+# company uses to describe itself (上市公司, 外贸企业) are left out on purpose.
+PROGRAMMES = (
+    "海外仓 境外展会 广交会 进博会 展位费 临床试验 一致性评价 博士后工作站 博士后 院士工作站 技能大师工作室 "
+    "出口信用保险 信用保险 首贷 创业担保贷款 担保费 退役军人 残疾人 就业见习 以工代训 稳岗 职业技能培训 技能培训 "
+    "贯标 质量奖 地理标志 驰名商标 商标 品牌建设 老字号 绿色工厂 清洁生产 节能改造 碳足迹 标准制定 "
+    "上市奖励 挂牌奖励 新三板 北交所 科创板 发行债券 研学 夜间经济 首店"
+).split()
+
+_TERMS = sorted(set(SECTORS) | set(TAXES) | set(OTHER_PLACES) | set(PROGRAMMES), key=len, reverse=True)
 _PATTERN = re.compile("|".join(map(re.escape, _TERMS)))
 
 

@@ -326,20 +326,23 @@ class Retriever:
         entry = self.keywords.entry(chunk_id(prefix, index))
         return None if entry is None else RetrievedChunk(chunk_id(prefix, index), entry[1], dict(entry[0]), fused=fused)
 
-    def _with_fact_mate(self, chunks: list[RetrievedChunk], slot: str, limit: int = 60) -> list[RetrievedChunk]:
+    def _with_fact_mate(self, chunks: list[RetrievedChunk], asked: list[str], limit: int = 60) -> list[RetrievedChunk]:
         """A single fact asked (几月份报) that no passage found states, while the best document has an
         article that does (五、申报时间和受理部门): that article comes along, second (the answer step
         reads the first few passages)."""
-        if any(slot in self._sentence_slots(c) for c in chunks):
-            return chunks
+        slot = asked[0]
+        if any(slot in self._sentence_slots(c) and not sl.headed_elsewhere(" ".join(c.sections), asked)
+               for c in chunks if c.doc_id == chunks[0].doc_id):
+            return chunks  # (20% in 一、返还条件 is a condition, not the 返还比例 asked)
         prefix, _ = split_chunk_id(chunks[0].id)
         have = {c.id for c in chunks}
         for i in range(limit):
             mate = self._entry(prefix, i, chunks[-1].fused)
             if mate is None:
                 break
+            # (a ratio sits under the headings of an amount: 二、返还标准)
             if mate.id not in have and slot in self._sentence_slots(mate) and \
-                    sl.heading_states(" ".join(mate.sections), slot):
+                    sl.heading_states(" ".join(mate.sections), sl.AMOUNT if slot == sl.RATIO else slot):
                 return [chunks[0], mate, *chunks[1:]]
         return chunks
 
@@ -499,7 +502,7 @@ class Retriever:
         if q.wants_list:
             top = self._with_siblings(top)
         elif q.single_fact and top:
-            top = self._with_fact_mate(top, q.slots[0])
+            top = self._with_fact_mate(top, q.slots)
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named

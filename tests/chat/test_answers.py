@@ -320,3 +320,13 @@ def test_everyday_words_for_when_ask_for_the_window(client):
 def test_a_note_that_a_detail_is_a_sample_is_never_the_answer(client):
     text = body(ask(client, "苏州的创新载体资助今年什么时候集中申报？")["answer"])
     assert "9月1日至10月31日" in text and "也是示例" not in text and "请以官方发布为准" not in text, text
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("企业获得苏州市质量奖，昆山还有配套奖励吗？", "质量奖"),
+    ("被评为省级绿色工厂，昆山奖励多少？", "绿色工厂"),
+])
+def test_a_programme_the_library_has_no_rule_for_is_refused_by_name(client, question, subject):
+    result = ask(client, question)
+    assert result["grounded"] is False and f"没有关于“{subject}”的专门规定" in result["answer"], result["answer"]
+    assert "并非对该问题的答复" in result["answer"]  # related policies are listed as related only
