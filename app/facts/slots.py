@@ -22,6 +22,7 @@ LIST = "list"              # 有哪些
 COMPARISON = "comparison"  # 区别 / 哪个多
 DEFINITION = "definition"  # 是什么 / 指什么
 COUNT = "count"            # 多少个部门 / 多少场 / 多少亩
+CONSEQUENCE = "consequence"  # 会怎么样 / 什么后果 (of breaking a rule: 追回资金, 取消资格)
 
 SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIONS, PROCEDURE)
 
@@ -43,6 +44,8 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
     (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|哪[两三四五六七八九十\d]{1,2}\s*[个项类种条件大]|分别是|"
                       r"what (?:are|subsidies)", re.I)),
+    (CONSEQUENCE, re.compile(r"会怎么样|会怎样|会如何|(?:什么|有何|哪些)后果|后果是|(?:怎么|如何|怎样|会被)处罚|什么处罚|会被(?:怎么|怎样|如何)|"
+                             r"罚多少|会不会被(?:罚|处罚|追回|取消)")),
     (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
 ]
@@ -67,6 +70,9 @@ def asked_slots(question: str) -> list[str]:
         found.insert(0, AMOUNT)
     if AMOUNT in found and YESNO in found and not re.search(r"多少|几万|金额|标准|最高|上限|额度|怎么算|如何计算|怎么计算", question):
         found.remove(AMOUNT)  # 能拿昆山的奖励吗: whether, not how much
+    if CONSEQUENCE in found:
+        # 会有什么后果 asks what happens, not for a list; 会不会被罚 is not a plain yes or no.
+        found = [CONSEQUENCE] + [x for x in found if x not in (CONSEQUENCE, LIST, YESNO)]
     if found == [YESNO] and _ASKS_ELIGIBILITY.search(question):
         # 这几台能一起报吗 / 还会再给钱吗: whether the company qualifies, which the conditions decide.
         found.append(CONDITIONS)
@@ -119,6 +125,14 @@ _VERDICT = re.compile(r"不得|不予|不能|不可|不单独|不另行|不纳�
 
 # What one step of a procedure does (审核, 公示, 拨付…): a materials list names papers, not steps.
 _STEP = re.compile(r"初审|审核|复核|评审|核查|公示|拨付|发放|出具|推荐|登记|派单|答复|回访|确认|核发|送达|网上申报|提出申请")
+
+
+_PENALTY = re.compile(r"追回|收回|取消.{0,8}资格|列入.{0,10}(?:失信|黑名单|名单)|处罚|罚款|追究|不予受理|停止享受|退回已")
+
+
+def states_penalty(sentence: str) -> bool:
+    """The sentence says what happens to a company that breaks the rules (追回资金, 取消申报资格)."""
+    return bool(_PENALTY.search(sentence))
 
 
 def states_step(sentence: str) -> bool:

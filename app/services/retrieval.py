@@ -326,6 +326,22 @@ class Retriever:
         entry = self.keywords.entry(chunk_id(prefix, index))
         return None if entry is None else RetrievedChunk(chunk_id(prefix, index), entry[1], dict(entry[0]), fused=fused)
 
+    def _with_steps(self, chunks: list[RetrievedChunk], limit: int = 60) -> list[RetrievedChunk]:
+        """怎么申请: when no passage found of the best document names its steps (初审, 复核, 公示,
+        拨付), its article that does comes second (第七条, found neither by 申请 nor by 研发)."""
+        top = chunks[0]
+        if any(sl.step_count(c.text) >= 2 for c in chunks if c.doc_id == top.doc_id):
+            return chunks
+        prefix, _ = split_chunk_id(top.id)
+        have = {c.id for c in chunks}
+        for i in range(limit):
+            mate = self._entry(prefix, i, top.fused)
+            if mate is None:
+                break
+            if mate.id not in have and sl.step_count(mate.text) >= 2:
+                return [top, mate, *chunks[1:]]
+        return chunks
+
     def _with_fact_mate(self, chunks: list[RetrievedChunk], asked: list[str], limit: int = 60) -> list[RetrievedChunk]:
         """A single fact asked (几月份报) that no passage found states, while the best document has an
         article that does (五、申报时间和受理部门): that article comes along, second (the answer step
@@ -499,6 +515,8 @@ class Retriever:
         top = chosen[:k]
         self._exact_dense(q, top[:3])
         self._attach_leads(top)
+        if q.wants_list and q.slots[0] == sl.PROCEDURE and top:
+            top = self._with_steps(top)
         if q.wants_list:
             top = self._with_siblings(top)
         elif q.single_fact and top:

@@ -330,3 +330,16 @@ def test_a_programme_the_library_has_no_rule_for_is_refused_by_name(client, ques
     result = ask(client, question)
     assert result["grounded"] is False and f"没有关于“{subject}”的专门规定" in result["answer"], result["answer"]
     assert "并非对该问题的答复" in result["answer"]  # related policies are listed as related only
+
+
+def test_a_consequence_asked_in_a_follow_up_is_the_penalty_clause_not_the_last_turns_kind(client):
+    first = ask(client, "昆山企业研发投入增长了，奖补怎么算？")
+    second = ask(client, "要满足哪些条件？", first["conversation_id"])
+    text = body(ask(client, "要是材料造假被查出来会怎么样？", second["conversation_id"])["answer"])
+    assert "取消申报资格" in text and "纳税信用等级" not in text, text
+
+
+def test_how_to_apply_brings_the_article_that_names_the_steps(client):
+    # 第七条 (初审 → 复核 → 公示 → 拨付) shares no word with the question; 第五条's 申请表 does.
+    text = body(ask(client, "研发投入奖补怎么申请？")["answer"])
+    assert "初审" in text and "复核" in text and "信用承诺书" not in text, text

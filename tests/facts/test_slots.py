@@ -79,3 +79,8 @@ def test_everyday_and_eligibility_questions():
 def test_when_a_policy_takes_effect_is_not_an_application_window():
     assert "window" not in sentence_slots("本办法自2026年1月1日起施行，有效期至2028年12月31日。")
     assert "window" in sentence_slots("申报时间为每年11月15日至12月15日。")
+
+
+def test_what_happens_to_a_company_that_breaks_the_rules_is_its_own_question():
+    assert asked_slots("要是材料造假被查出来会怎么样？") == ["consequence"]
+    assert asked_slots("虚报研发费用会有什么后果？")[0] == "consequence"

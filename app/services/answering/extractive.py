@@ -217,6 +217,8 @@ class ExtractiveAnswerer:
                 score *= 0.5  # 手续怎么走: the steps, not the papers
             if primary == sl.PROCEDURE:
                 score *= 1 + 0.25 * min(sl.step_count(sentence), 4)  # 申请→出具意见→办理登记
+            if primary == sl.CONSEQUENCE:
+                score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
             if primary == sl.YESNO and sl.states_verdict(sentence):
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
@@ -259,6 +261,9 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
                     score *= 0.4
+                if slot == sl.PROCEDURE and sl.heading_states(f"{heads} {lead[:12]}", sl.MATERIALS) and \
+                        not sl.states_step(sentence):
+                    score *= 0.4  # 怎么申请: 第七条's 初审→复核→公示, not 第五条 申报材料's 申请表
                 if wants_items and _PREAMBLE.search(heads):
                     score *= 0.5  # 哪些事项: the items, not what the programme is or aims at
                 if asked >= 0.7:
