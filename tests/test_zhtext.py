@@ -68,3 +68,8 @@ def test_homophone_typos_become_the_library_word_only_beside_the_question_topic(
     assert fix("施工许可证开不了工能延其几次？", known, together) == "施工许可证开不了工能延期几次？"  # not 功能
     assert fix("补多少钱", known, together) == "补多少钱"  # jieba knows 多少
     assert fix("專精特新怎麼申報", known, together) == "專精特新怎麼申報"  # traditional script is no typo
+
+
+def test_another_everyday_word_wins_over_a_longer_dictionary_word():
+    assert words("除了申报书和营业执照，还要另外交啥？")[1:3] == ["申报书", "和"]
+    assert "外交" not in words("还要另外交啥？")

@@ -33,7 +33,7 @@ POLICY_TERMS = (
 ).split()
 
 # Everyday words jieba's statistics lose in questions: 要额外交什么材料 came out as 要额 / 外交.
-EVERYDAY_WORDS = "额外 另外".split()
+EVERYDAY_WORDS = "额外 另外 申报书".split()
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +47,8 @@ def segmenter():
     for term in POLICY_TERMS:
         jieba.add_word(term, freq=max(jieba.suggest_freq(term), 2000), tag="nz")
     for word in EVERYDAY_WORDS:
-        jieba.add_word(word, freq=max(jieba.suggest_freq(word), 2000))
+        # (strong enough to win over 外交 in 另外交啥)
+        jieba.add_word(word, freq=max(jieba.suggest_freq(word), 50000))
     return jieba
 
 

@@ -343,3 +343,11 @@ def test_how_to_apply_brings_the_article_that_names_the_steps(client):
     # 第七条 (初审 → 复核 → 公示 → 拨付) shares no word with the question; 第五条's 申请表 does.
     text = body(ask(client, "研发投入奖补怎么申请？")["answer"])
     assert "初审" in text and "复核" in text and "信用承诺书" not in text, text
+
+
+def test_papers_every_application_names_do_not_make_a_follow_up_stand_alone(client):
+    # 申报书 and 营业执照 are in every list; 另外交啥 is 另外 / 交 / 啥, not 另 / 外交 / 啥.
+    first = ask(client, "首次拿到科技贷款的科技型企业，贴息能贴多少？")
+    result = ask(client, "除了申报书和营业执照，另外还要交啥？", first["conversation_id"])
+    assert "借款合同和利息支付凭证" in body(result["answer"]), result["answer"]
+    assert result["citations"][0]["doc_id"] == first["citations"][0]["doc_id"]
