@@ -84,3 +84,8 @@ def test_when_a_policy_takes_effect_is_not_an_application_window():
 def test_what_happens_to_a_company_that_breaks_the_rules_is_its_own_question():
     assert asked_slots("要是材料造假被查出来会怎么样？") == ["consequence"]
     assert asked_slots("虚报研发费用会有什么后果？")[0] == "consequence"
+
+
+def test_which_kinds_is_a_list_not_a_count():
+    assert asked_slots("人才服务专窗都能办哪几类事") == ["list"]
+    assert asked_slots("一共有几类人才？")[0] == "count"
