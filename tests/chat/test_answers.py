@@ -351,3 +351,9 @@ def test_papers_every_application_names_do_not_make_a_follow_up_stand_alone(clie
     result = ask(client, "除了申报书和营业执照，另外还要交啥？", first["conversation_id"])
     assert "借款合同和利息支付凭证" in body(result["answer"]), result["answer"]
     assert result["citations"][0]["doc_id"] == first["citations"][0]["doc_id"]
+
+
+def test_numbered_items_of_one_list_carry_their_own_numbers_not_bare_labels(client):
+    text = body(ask(client, "高企认定要满足哪些条件？")["answer"])
+    assert "（五）近三个会计年度" in text and "（八）申请认定前一年内" in text, text
+    assert "「（" not in text, text  # no 「（五）」： before an item

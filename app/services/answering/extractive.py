@@ -454,9 +454,11 @@ class ExtractiveAnswerer:
                 same = rank != order[0] and cited[renumbered[rank] - 2].article == citation.article
                 ref = _article_ref(citation.article) if citation.article and not same else ""
                 own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
-                if ref and own and body.startswith(own):
-                    ref = ""  # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label
-                    mark = _LABEL_PREFIX.match(citation.article)
+                mark = _LABEL_PREFIX.match(citation.article)
+                if ref and ((own and body.startswith(own)) or (mark and not own)):
+                    # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label; 「（五）」：… —
+                    # a bare item number is the item's own, written before it.
+                    ref = ""
                     body = f"{mark.group(0).strip() if mark else ''}{body}"
                 paragraphs.append(f"{ref}：{body}" if ref else body)
                 continue
