@@ -213,8 +213,19 @@ _YEAR = re.compile(r"(20\d{2})\s*年")
 _SHORT_YEAR = re.compile(r"(?<![\d.])([12]\d)年(?=[的那出发印版昆苏省市底初中])")
 
 
+# A year of the company's own story (2025年才注册, 2024年评上) names no policy.
+_COMPANY_EVENT = re.compile(r"\s*(?:[才刚就已]|年底|年初|年中)?\s*(?:注册|成立|设立|开业|投产|认定|评上|获评|入库|入选|搬|迁|上市|招|拿到|取得|获得|购买|买)")
+
+
+def company_years(text: str) -> set[int]:
+    """The years of the company's own story (2025年才注册): no passage is about them."""
+    return {int(m.group(1)) for m in _YEAR.finditer(text) if _COMPANY_EVENT.match(text, m.end())}
+
+
 def years(text: str) -> set[int]:
-    return {int(y) for y in _YEAR.findall(text)} | {2000 + int(y) for y in _SHORT_YEAR.findall(text)}
+    """The years a question names as a policy's (2021年的措施, 21年出的), not the company's."""
+    found = {int(m.group(1)) for m in _YEAR.finditer(text) if not _COMPANY_EVENT.match(text, m.end())}
+    return found | {2000 + int(y) for y in _SHORT_YEAR.findall(text)}
 
 
 _LATEST = re.compile(r"现在|目前|现行|最新|当前|今年|眼下|如今|新版|latest|current", re.I)

@@ -182,7 +182,8 @@ def analyse(question: str, *, standalone: str | None = None, follow_up: bool = F
     if english:
         search_text = f"{standalone} {english_to_chinese(standalone)}"
     asked = sl.asked_slots(question) or list(previous_slots or [])
-    tokens = tokenize(search_text)
+    own_years = {str(y) for y in sl.company_years(question)}
+    tokens = [t for t in tokenize(search_text) if t not in own_years]
     return Query(
         question=question, standalone=search_text, tokens=tokens,
         own_tokens=tokens if question == search_text else tokenize(question), places=place_names(search_text),

@@ -357,3 +357,14 @@ def test_numbered_items_of_one_list_carry_their_own_numbers_not_bare_labels(clie
     text = body(ask(client, "高企认定要满足哪些条件？")["answer"])
     assert "（五）近三个会计年度" in text and "（八）申请认定前一年内" in text, text
     assert "「（" not in text, text  # no 「（五）」： before an item
+
+
+def test_the_degree_asked_about_picks_its_clause_and_a_benefit_for_those_without_is_not_it(client):
+    # 购防 is a typo for 购房; the rent clause (未享受购房补贴…博士每月2000元) is for those without one.
+    text = body(ask(client, "人才购防补贴博士能拿多少？")["answer"])
+    assert "D类人才（博士研究生或正高级职称）20万元" in text and "2000元" not in text, text
+
+
+def test_a_year_of_the_company_s_story_names_no_policy(client):
+    result = ask(client, "我们是2025年才注册的小公司，能申请昆山的高企奖励吗？")
+    assert "小升规" not in result["answer"] and "自2025年7月1日起施行" not in result["answer"], result["answer"]

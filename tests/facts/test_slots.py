@@ -89,3 +89,10 @@ def test_what_happens_to_a_company_that_breaks_the_rules_is_its_own_question():
 def test_which_kinds_is_a_list_not_a_count():
     assert asked_slots("人才服务专窗都能办哪几类事") == ["list"]
     assert asked_slots("一共有几类人才？")[0] == "count"
+
+
+def test_a_year_of_the_company_is_not_a_policy_year():
+    from app.facts.slots import company_years, years
+
+    assert years("我们是2025年才注册的小公司") == set() and company_years("我们是2025年才注册的小公司") == {2025}
+    assert years("2021年昆山出的智改数转措施") == {2021} and years("21年出的那个措施") == {2021}

@@ -189,7 +189,8 @@ class ExtractiveAnswerer:
 
     def _score(self, sentence: str, context: str, terms: dict[str, float], pairs: list[tuple[str, str]], q,
                chunk_rank: int) -> float:
-        low = sentence.lower()
+        # A benefit the clause is about people *without* (未享受购房补贴的…租房补贴) is not its subject.
+        low = _NEGATED.sub("", sentence.lower())
         if _PURPOSE.match(sentence):
             return 0.0
         overlap = sum(w for t, w in terms.items() if t in low)
@@ -223,6 +224,11 @@ class ExtractiveAnswerer:
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
                 score *= 2.0  # 首年只卖了80万，能申请吗: the threshold decides, not the amount
+        asked_degrees = set(_DEGREE.findall(q.question)) if q is not None else set()
+        if asked_degrees:
+            # 博士能拿多少: the clause for 博士 (D类人才（博士研究生…）20万元), not one for nobody in particular.
+            named = set(_DEGREE.findall(sentence))
+            score *= 2.0 if named & asked_degrees else 0.4 if named else 0.7
         if q is not None and q.levels:
             named = sl.levels(sentence)
             if named & q.levels:
@@ -347,7 +353,7 @@ class ExtractiveAnswerer:
                         break
             return chosen
         # The best-matching article is the answer: quoted whole when short, else its best clauses.
-        primary = [c for c in candidates if c.chunk_rank == best.chunk_rank]
+        primary = [c for c in candidates if c.chunk_rank == best.chunk_rank and not _PURPOSE.match(c.text)]
         if sum(len(c.text) for c in primary) > PRIMARY_CHARS:
             keep, used = [], 0
             for c in sorted(primary, key=lambda c: c.score, reverse=True):
@@ -498,6 +504,8 @@ def _finished(text: str, cited: list[Citation]) -> Answer:
 
 # Sections that say what a programme is or aims at, not what it holds.
 _PREAMBLE = re.compile(r"什么是|是什么|总体目标|工作目标|主要目标|指导思想|基本原则|概述|简介|背景")
+_DEGREE = re.compile(r"博士|硕士|本科|大专|专科|高职|技师")
+_NEGATED = re.compile(r"(?:未享受|不享受|未申领|未领取|未获得|尚未享受)[^，。；、,;]{1,12}")
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
 def tidy(sentence: str) -> str:
