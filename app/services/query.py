@@ -80,6 +80,10 @@ ENGLISH_TERMS = {
     "bachelor": "本科", "undergraduate": "本科", "newly": "首次", "first time": "首次", "for the first time": "首次",
     "contact": "受理部门 联系", "who handles": "受理部门", "how to apply": "怎么申请", "procedure": "流程",
     "process": "流程", "steps": "步骤", "manufactur": "制造业 工业企业", "scale": "规模以上", "above-scale": "规上",
+    "tech-based sme": "科技型中小企业", "technology-based sme": "科技型中小企业", "science and technology sme": "科技型中小企业",
+    "database": "入库", "large enterprise": "大型企业", "large company": "大型企业",
+    "small and micro": "中小微企业", "refund": "返还", "return": "返还", "premium": "缴纳", "share": "比例",
+    "percentage": "比例", "ratio": "比例", "first": "首次", "one-off": "一次性", "one-time": "一次性",
 }
 
 

@@ -368,3 +368,12 @@ def test_the_degree_asked_about_picks_its_clause_and_a_benefit_for_those_without
 def test_a_year_of_the_company_s_story_names_no_policy(client):
     result = ask(client, "我们是2025年才注册的小公司，能申请昆山的高企奖励吗？")
     assert "小升规" not in result["answer"] and "自2025年7月1日起施行" not in result["answer"], result["answer"]
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("When can a tech-based SME apply for the R&D expense subsidy?", "11月15日至12月15日"),
+    ("What percentage of unemployment insurance premiums is refunded to small and micro enterprises?", "60%"),
+])
+def test_english_questions_name_the_programme_in_the_policy_s_words(client, question, fact):
+    result = ask(client, question)
+    assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
