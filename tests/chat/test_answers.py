@@ -37,6 +37,13 @@ def ask(client, message: str, conversation_id: str | None = None) -> dict:
     return response.json()
 
 
+def answered_with(client, question: str, fact: str) -> dict:
+    """Ask; the answer is grounded and its body states the fact."""
+    result = ask(client, question)
+    assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
+    return result
+
+
 @pytest.mark.parametrize("question, fact, absent", [
     ("专精特新奖励什么时候申报？", "9月1日至9月30日", "20万元"),
     ("昆山的人才购房补贴硕士能拿多少？", "5万元", "1000元"),
@@ -295,8 +302,7 @@ def test_a_place_guessed_from_a_typo_is_not_surely_a_place():
     ("施工许可证开不了工，最多能延其几回？", "延期", "两次为限"),
 ])
 def test_a_homophone_typo_is_read_as_the_library_word(client, question, standalone, fact):
-    result = ask(client, question)
-    assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
+    result = answered_with(client, question, fact)
     assert standalone in stored_messages(client, result["conversation_id"])[-2].standalone_question
 
 
@@ -307,8 +313,7 @@ def test_a_homophone_typo_is_read_as_the_library_word(client, question, standalo
 def test_whether_a_company_may_apply_is_answered_with_the_conditions_that_decide(client, question, rule):
     # Not only what the programme gives: the 申报条件 clause the company's case turns on.
     # (上海 is where the company is registered, not a place the question asks about.)
-    result = ask(client, question)
-    assert result["grounded"] is True and rule in body(result["answer"]), result["answer"]
+    answered_with(client, question, rule)
 
 
 def test_everyday_words_for_when_ask_for_the_window(client):
@@ -375,5 +380,4 @@ def test_a_year_of_the_company_s_story_names_no_policy(client):
     ("What percentage of unemployment insurance premiums is refunded to small and micro enterprises?", "60%"),
 ])
 def test_english_questions_name_the_programme_in_the_policy_s_words(client, question, fact):
-    result = ask(client, question)
-    assert result["grounded"] is True and fact in body(result["answer"]), result["answer"]
+    answered_with(client, question, fact)
