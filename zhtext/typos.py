@@ -15,6 +15,8 @@ import re
 from collections import defaultdict
 from typing import Callable, Iterable
 
+from pypinyin import Style, lazy_pinyin
+
 from zhtext.normalize import normalize
 from zhtext.tokens import STOPWORDS, segmenter, tokenize, words
 
@@ -23,8 +25,6 @@ MAX_LEN = 4
 
 
 def _sound(word: str) -> tuple[str, ...]:
-    from pypinyin import Style, lazy_pinyin
-
     return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
 
 

@@ -237,7 +237,7 @@ class KeywordIndex:
         self.full_builds = 0                   # how often everything was loaded and tokenised
         self.updated_documents = 0             # documents (re)tokenised by incremental updates
         self.last_error: str | None = None
-        self._homophones: tuple[Any, int, Homophones] | None = None
+        self._homophones: Homophones | None = None  # rebuilt by whoever updates the index
 
     # -- keeping up with the corpus -----------------------------------------------------------
 
@@ -306,6 +306,7 @@ class KeywordIndex:
                 blob = index.build_blob()
                 with index.lock:
                     index.blob, index.mention_cache = blob, {}
+                self._homophones = self._sounds(index)
             self._generation = generation
             log.info("keyword index at generation=%s chunks=%d (documents in: %d, out: %d)",
                      generation, index.live, len(came), len(gone))
@@ -316,6 +317,7 @@ class KeywordIndex:
         for chunk_id, meta, text in self._load_entries():
             index.add(chunk_id, meta, text or "", self._tokens(meta, text or ""))
         index.blob = index.build_blob()
+        self._homophones = self._sounds(index)
         self._index = index  # one assignment: searches see the old index or the new one
         self._generation = generation
         self.full_builds += 1
@@ -365,15 +367,16 @@ class KeywordIndex:
         return found
 
     def homophones(self) -> Homophones:
-        """The indexed words by sound (for question typos), rebuilt when the vocabulary changes."""
-        index = self._index
-        cached = self._homophones
-        if cached is None or cached[0] is not index or cached[1] != len(index.postings):
-            with index.lock:
-                vocabulary = list(index.postings)
-                size = len(index.postings)
-            cached = self._homophones = (index, size, Homophones(vocabulary, frequency=lambda w: -self.idf(w)))
-        return cached[2]
+        """The indexed words by sound (for question typos). Built with each index update, in the
+        updater's thread, so a question never waits for it."""
+        if self._homophones is None:
+            self._homophones = self._sounds(self._index)
+        return self._homophones
+
+    def _sounds(self, index: "_Index") -> Homophones:
+        with index.lock:
+            vocabulary = list(index.postings)
+        return Homophones(vocabulary, frequency=lambda w: -self.idf(w))
 
     def together(self, token: str, others: list[str]) -> bool:
         """Whether some served chunk holds the token and one of the others."""
