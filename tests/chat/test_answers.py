@@ -381,3 +381,10 @@ def test_a_year_of_the_company_s_story_names_no_policy(client):
 ])
 def test_english_questions_name_the_programme_in_the_policy_s_words(client, question, fact):
     answered_with(client, question, fact)
+
+
+def test_where_to_hand_in_after_an_amount_stays_on_the_programme(client):
+    # 交给 says how the question is put, not a new subject: 那申报材料交给谁 follows the last turn.
+    first = ask(client, "研发投入奖补最多给多少？")
+    text = body(ask(client, "那申报材料交给谁？", first["conversation_id"])["answer"])
+    assert "区镇科技主管部门" in text, text
