@@ -148,6 +148,18 @@ def step_count(sentence: str) -> int:
 _THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|以上|以下|以内|达到|超过|满\s*\d")
 
 
+_ASKS_CAP = re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I)
+_CAP = re.compile(r"最高|最多|不超过|上限|封顶")
+
+
+def asks_cap(question: str) -> bool:
+    return bool(_ASKS_CAP.search(question))
+
+
+def states_cap(sentence: str) -> bool:
+    return bool(_CAP.search(sentence))
+
+
 def states_threshold(sentence: str) -> bool:
     return bool(_THRESHOLD.search(sentence))
 
@@ -273,6 +285,7 @@ _ACCOUNT = re.compile(
     r"(?:我们|我司|我公司|本公司|我们公司|我们厂|我们企业|我单位).{0,20}(?:批了吗|批了没|出了没|出来了没|发放了没|发了吗|"
     r"怎么还没|还没到|被退回|退回了|通过了吗|到账|打款)|打到.{0,6}(?:账户|账上)|"
     r"(?:提交|交上去|报上去)的.{0,8}被退回|"
+    r"(?:钱|款|资金|保证金|补贴|奖励).{0,6}(?:退了没|退了吗|退没退|退回来了[吗没]|到了没有|到没到|发了没有|拨了没)|"
     r"(?i:\b(?:has|have|was|were) (?:our|my) .{0,40}(?:been )?(?:paid|approved|processed|rejected)|status of (?:our|my) application|"
     r"\b(?:our|my) application\b.{0,30}\b(?:status|approved|progress))")
 _PERSONAL = re.compile(
@@ -280,7 +293,7 @@ _PERSONAL = re.compile(
     r"医保报销|养老金|退休金|离婚|遗产|彩礼|我个人|我本人的|我老婆|我老公|我爱人|我妻子|我丈夫|我父母|我孩子|生育津贴|生孩子|产假|"
     r"个人(?:社保|医保|养老|贷款|房贷|征信)|我(?:自己|个人)的|本人(?:的)?(?:社保|公积金|个税|工资|医保|档案)|社保卡|医保卡|"
     r"孩子上学|入学|房贷|征信|离职证明|失业金|退休手续|提取公积金|公积金.{0,4}(?:买房|贷款|提取|缴存)|我失业|失业了|我家孩子|"
-    r"(?:我|本人)(?:自己)?(?:辞职|离职|被辞退)|灵活就业|"
+    r"(?:我|本人)(?:自己)?(?:辞职|离职|被辞退)|灵活就业|(?:我|本人)自己.{0,8}(?:买|卖)了?.{0,4}房|个人.{0,4}(?:过户|买房|卖房)|二手房|"
     r"(?i:housing (?:provident )?fund|\bmy (?:pension|salary|personal income tax|social insurance|medical insurance)\b)")
 
 

@@ -64,6 +64,8 @@ def self_described(term: str, text: str) -> bool:
 
 _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:是|主要)?(?:做|从事|搞|生产|经营)[^，,。？?]{1,14}?的|"
                    r"从[^，,。？?]{2,8}?(?:搬|迁)|"
+                   # where the company or an employee goes (搬去无锡, 跳槽去上海) and whom it serves (给医院做了…)
+                   r"(?:搬|迁|跳槽|调|走)(?:去|到|往|至)[^，,。？?、]{2,6}|(?:给|为|帮)[^，,。？?]{1,8}?(?:做了?|开发了?|提供了?)|"
                    r"(?:注册地?|总部|母公司|工厂|生产基地|基地|厂房?)(?:在|位于|设在)[^，,。？?、]{2,8}")
 
 # 展位费补贴, 建海外仓有没有补贴: the thing a benefit is asked for is said just before the benefit word.
@@ -84,11 +86,25 @@ def benefit_subjects(text: str) -> list[str]:
     return out
 
 
+LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质")
+_BEFORE_LICENCE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及|办|做|申领|申请|要|的")
+
+
+def licence_subjects(text: str) -> list[str]:
+    """The licences or approvals a question names with the words before them (排污许可证)."""
+    out = []
+    for match in LICENCE.finditer(text):
+        phrase = _BEFORE_LICENCE.split(text[max(0, match.start() - 8):match.start()])[-1]
+        if len(phrase) >= 2:
+            out.append(phrase + match.group(0))
+    return out
+
+
 # How companies say it → how policies write it. Used to weigh a clause's words against the
 # question's (退 ~ 返还): everyday verbs and nouns only, never programme names.
 _SYNONYM_TABLE = """
 退 返还 退还 | 退回 返还 退还 | 退钱 返还 | 到账 拨付 返还 | 转手 转让 | 卖 转让 出售 | 卖掉 转让 出售 |
-造假 虚假 | 作假 虚假 | 骗 骗取 虚假 | 钱 资金 金额 | 交 缴纳 提交 | 交钱 缴纳 | 开工 动工 | 盖 建设 |
+造假 虚假 | 作假 虚假 | 骗 骗取 虚假 | 钱 资金 金额 | 过户 转移登记 转让 | 交 缴纳 提交 | 交钱 缴纳 | 开工 动工 | 盖 建设 |
 找谁 受理 负责 | 搬 迁移 迁入 | 搬到 迁入 | 房租 租金 | 租房 租赁 租金 | 买房 购房 | 利息 计息 |
 多久 时限 | 周末 周六 | 礼拜六 周六 | 晚上 夜间 | 网上 线上 网上办理 一网通办 | 手续 流程 材料 | 证件 证照 证书 | 老板 法定代表人 |
 一半 50% | 第一次 首次 | 头一次 首次 | 头一回 首次 | 高企 高新技术企业 | 出让金 出让价款 | 营收 营业收入 | 货车 运输车辆 车辆 | 汽车 车辆 | 够格 条件 | 门槛 条件 不低于 | 办完 办结 | 多长时间 时限

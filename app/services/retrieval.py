@@ -21,7 +21,7 @@ from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
-from app.services.query import Query, analyse, has_subject, surely_place
+from app.services.query import PHRASING, Query, analyse, has_subject, surely_place, tagged
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
@@ -449,6 +449,38 @@ class Retriever:
             parts = re.split(r"[的之]", phrase[-3:] if len(subject) == 2 else subject)
             if has_subject(subject) and not any(self.keywords.mentions(part[i:i + 2]) for part in parts for i in range(len(part) - 1)):
                 return subject  # 展位费: neither 展位 nor 位费 anywhere (安家费 has 安家: 安家补贴)
+        for phrase, verbs in [(p, False) for p in vocab.benefit_subjects(q.question)] + \
+                [(p, True) for p in vocab.licence_subjects(q.question)]:
+            if (word := self._unknown_modifier(phrase, verbs)) is not None:
+                return word
+        return None
+
+    def _unknown_modifier(self, phrase: str, verbs: bool) -> str | None:
+        """A word of the compound a benefit or licence is asked for that the corpus never uses,
+        though the head is known: 瞪羚 in 瞪羚企业奖励, 版次 in 首版次软件, 排污 in 排污许可证, 消防 in
+        消防验收. Only the compound just before the benefit word counts (我们是做精密注塑的 describes
+        the company), and a word that reads as a known one with the character before it (买首套房:
+        首套) is known."""
+        head = vocab.LICENCE.search(phrase) if verbs else None
+        named = phrase
+        phrase = phrase[:head.start()] if head else phrase
+        words = tagged(phrase)
+        run: list[tuple[int, str, str]] = []
+        end = len(phrase)
+        for w, flag in reversed(words):
+            at = phrase.rfind(w, 0, end)
+            end = at
+            nominal = re.match(r"^(?:n|vn|nz|j|l|b|m)", flag) or len(w) == 1 or (verbs and not run and flag == "v")
+            if not nominal or at < 0:
+                break
+            run.append((at, w, flag))
+        for at, w, flag in reversed(run):
+            if len(w) < 2 or w in PHRASING or re.search(r"[\dA-Za-z]", w) or vocab.synonyms(w) or \
+                    vocab.self_described(w, phrase) or not re.match(r"^(?:n|vn|nz|j|l|v)", flag):
+                continue
+            span = phrase[max(0, at - 1):at + len(w)]
+            if not any(self.keywords.mentions(span[i:i + 2]) for i in range(len(span) - 1)):
+                return named[run[-1][0]:]  # the whole compound: 首版次软件, 排污许可证
         return None
 
     def _named_documents(self, query: str, ranked: list[RetrievedChunk]) -> set[str]:

@@ -220,6 +220,8 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.25 * min(sl.step_count(sentence), 4)  # 申请→出具意见→办理登记
             if primary == sl.CONSEQUENCE:
                 score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
+            if primary == sl.AMOUNT and sl.asks_cap(q.question):
+                score *= 2.0 if sl.states_cap(sentence) else 0.6  # 最多给多少: 单个企业最高200万元
             if primary == sl.YESNO and sl.states_verdict(sentence):
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
@@ -249,7 +251,7 @@ class ExtractiveAnswerer:
         # 怎么办理 / 要什么材料 / 什么条件: when some passage sits under a heading that names it
         # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
-                  if slot in _LIST_SLOTS and sl.heading_states(_heads(chunk), slot)}
+                  if slot in _LIST_SLOTS and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
