@@ -29,13 +29,13 @@ SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIO
 # -- what a question asks ------------------------------------------------------------------------
 
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
-    (WINDOW, re.compile(r"什么时候|何时|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
+    (WINDOW, re.compile(r"什么时候|何时|随时|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
     (DURATION, re.compile(r"how long|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
     (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
-    (MATERIALS, re.compile(r"材料(?!造假|作假|虚假|不实|弄虚)|资料|要带|需要带|准备什么|提交什么|交什么|证明|documents?\b", re.I)),
+    (MATERIALS, re.compile(r"(?<!把)材料(?!造假|作假|虚假|不实|弄虚|递|交上|交了|报上|送|都?准备好|提交(?:后|以后|了))|资料|要带|需要带|准备什么|提交什么|交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure|"
                            r"哪几步|几个?步|哪些步|做哪些事|先做什么|要做什么|需要做什么|操作什么|要怎么操作|怎么走|怎么处理|"
@@ -59,7 +59,7 @@ def asked_slots(question: str) -> list[str]:
     question = question.replace("啥", "什么")  # 啥时候, 交啥: everyday speech for 什么
     found = [slot for slot, pattern in _ASKS if pattern.search(question)]
     # "有效期多久" asks for a duration, not an application window.
-    if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始", question):
+    if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始|随时", question):
         found.remove(WINDOW)
     # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
     if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
@@ -104,7 +104,7 @@ _STATES: dict[str, re.Pattern[str]] = {
         r"每年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?\s*(?:至|到|—|-|~)|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前|起)|"
         r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:至|到|—|-|~|前)|申报时间|受理时间|集中受理|常年受理|随时申报|申报期|逾期不予受理|截止"),
     DURATION: re.compile(r"期限(?:最长)?(?:不超过|不超|为)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月)|(?:连续|累计|最长(?:不超过|不超|可达|为)?|为期|共)\s*(?:补贴|发放|享受|支持)?\s*[一二三四五六七八九十两\d]+\s*(?:年|个月|天)|\d+\s*个?工作日|\d+\s*(?:天|日)内|[一二三四五六七八九十\d]+\s*(?:个月|年)内|即办|当场办结|当日办结|\d+\s*小时|"
-                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后)"),
+                         r"有效期(?:为|是)?\s*[一二三四五六七八九十\d]+\s*年|(?:不少于|不得少于|至少|提前)\s*\d+\s*(?:个?工作日|天|日)|每(?:个)?(?:季度|月|半年)[^，。；]{0,6}(?:审核|受理|评审|发放|拨付)|[一二三四五六七八九十\d]+\s*(?:个?工作日|天|日|个月|年)(?:后|以后|之后)"),
     # A list of papers: a word that says so, or two papers named (领取营业执照 alone is not one).
     MATERIALS: re.compile(r"材料|申请表|申请书|复印件|承诺书|清单|凭证|(?:证明|营业执照|报告|合同|发票|身份证|章程|证书).{0,40}"
                           r"(?:证明|营业执照|报告|合同|发票|身份证|章程|证书)"),

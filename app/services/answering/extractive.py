@@ -97,6 +97,8 @@ def split_with_context(text: str, merge_lists: bool = True, keep_leads: bool = F
             # (A reply's first sentence, 答：可以，但需要预约。, is its verdict, not a title.)
             # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
             lead = sentences.pop(0)
+            if re.search(r"[，,]", lead) or sl.sentence_slots(lead) & sl.FACT_SLOTS:
+                out.append((lead, ""))  # 第七条 补贴常年受理，每季度首月集中审核。 / 常年受理。 say something themselves
         out.extend((s, lead) for s in sentences)
         i += 1
     return out
@@ -463,7 +465,7 @@ class ExtractiveAnswerer:
                 ref = _article_ref(citation.article) if citation.article and not same else ""
                 own = _LABEL_PREFIX.sub("", citation.article, count=1).rstrip("。；;，,")
                 mark = _LABEL_PREFIX.match(citation.article)
-                if ref and ((own and body.startswith(own)) or (mark and not own)):
+                if ref and ((own and body.startswith(own)) or (mark and not own and not mark.group(0).startswith("第"))):
                     # 「（二）公章刻制备案」：公章刻制备案 — the item is its own label; 「（五）」：… —
                     # a bare item number is the item's own, written before it.
                     ref = ""
