@@ -152,6 +152,19 @@ _ASKS_CAP = re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maxim
 _CAP = re.compile(r"最高|最多|不超过|上限|封顶")
 
 
+_ASKS_CLASSES = re.compile(r"分(?:成|为)(?:哪|几|什么)|哪几(?:档|类|级|等)|几(?:档|类|级|等)|什么(?:档次|等级|类别)")
+_CLASSES = re.compile(r"分为.{0,60}(?:[两三四五六七八九十\d]|几)(?:类|档|级|等|种)|(?:[A-D]|甲|乙)类.{0,20}(?:[B-D]|乙|丙)类")
+
+
+def asks_classes(question: str) -> bool:
+    """分成哪几档 / 哪几类: the classes something is sorted into."""
+    return bool(_ASKS_CLASSES.search(question))
+
+
+def states_classes(sentence: str) -> bool:
+    return bool(_CLASSES.search(sentence))
+
+
 def asks_cap(question: str) -> bool:
     return bool(_ASKS_CAP.search(question))
 

@@ -222,6 +222,8 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.25 * min(sl.step_count(sentence), 4)  # 申请→出具意见→办理登记
             if primary == sl.CONSEQUENCE:
                 score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
+            if sl.asks_classes(q.question):
+                score *= 3.0 if sl.states_classes(sentence) else 1.0  # 分成哪几档: A类（优先发展）、B类…
             if primary == sl.AMOUNT and sl.asks_cap(q.question):
                 score *= 2.0 if sl.states_cap(sentence) else 0.6  # 最多给多少: 单个企业最高200万元
             if primary == sl.YESNO and sl.states_verdict(sentence):
