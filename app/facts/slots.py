@@ -64,7 +64,9 @@ def asked_slots(question: str) -> list[str]:
     # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
     if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
         found.remove(AMOUNT)
-    if LIST in found and AMOUNT not in found and re.search(r"奖励|补贴|资助|扶持|奖补|贴息|支持", question) and \
+    if LIST in found and AMOUNT not in found and re.search(
+            r"(?:哪些|什么|哪几|哪)(?:类|种|项)?.{0,4}(?:奖励|补贴|资助|扶持|奖补|贴息|支持)|"
+            r"(?:奖励|补贴|资助|扶持|奖补|贴息|支持).{0,4}(?:有哪些|有什么|包括|哪几)", question) and \
             not {MATERIALS, CONDITIONS, PROCEDURE, DEPARTMENT, WINDOW} & set(found):
         # "有什么奖励？" lists the amounts: the clauses that state them answer it.
         found.insert(0, AMOUNT)
@@ -163,6 +165,15 @@ def asks_classes(question: str) -> bool:
 
 def states_classes(sentence: str) -> bool:
     return bool(_CLASSES.search(sentence))
+
+
+_ASKED_HEAD = re.compile(r"(?:哪些|哪几(?:类|种|个|项)?)([\u4e00-\u9fff]{2,6}?)(?=[？?，,。！!]|$|呢|啊|吗)")
+
+
+def asked_head(question: str) -> str:
+    """The kind of thing a list question asks for: 围绕哪些主导产业？ → 主导产业."""
+    match = _ASKED_HEAD.search(question)
+    return match.group(1) if match else ""
 
 
 def asks_cap(question: str) -> bool:

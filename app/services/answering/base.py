@@ -38,7 +38,7 @@ class Citation:
         m = chunk.meta
         return cls(
             n=n, doc_id=m.get("doc_id", ""), title=m.get("title", ""), doc_number=m.get("doc_number") or None,
-            article=article_label(m.get("article", ""), m.get("heading_path", "")), source=m.get("source", ""), url=m.get("url") or None,
+            article=article_label(m.get("article", ""), m.get("heading_path", ""), m.get("title", "")), source=m.get("source", ""), url=m.get("url") or None,
             snippet=chunk.text[:300], expires=m.get("expires") or None, expired=chunk.expired(today),
             sample=bool(m.get("sample")), chunk_id=chunk.id, heading_path=m.get("heading_path", ""),
         )
@@ -61,8 +61,11 @@ _ARTICLE = re.compile("^" + ARTICLE)
 _SAMPLE_MARK = re.compile(r"[（(]示例[）)]")
 
 
-def article_label(article: str, heading_path: str = "") -> str:
-    """A short label: 第三条（五） rather than the whole clause a chunk starts with."""
+def article_label(article: str, heading_path: str = "", title: str = "") -> str:
+    """A short label: 第三条（五） rather than the whole clause a chunk starts with; none for a
+    document's opening passage, whose heading is the document's own title."""
+    if title and len(article) >= 6 and article[:10] in title:
+        return ""
     if len(article) <= 14:
         return article
     if heading_path and article == heading_path.split(">")[-1].strip():

@@ -120,7 +120,8 @@ _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 # answers an officer's question.
 _PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
                       r"^(?:附注|说明|注|备注)[:：].*(?:示例|示意|虚构)|请以官方(?:发布|公布)[^。]*为准|"
-                      r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$")  # 2026年度集中申报时间也是示例。
+                      r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$|"
+                      r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确)如下[。：:]?$")  # 现将…条款整理如下。  # 2026年度集中申报时间也是示例。
 
 
 class ExtractiveAnswerer:
@@ -222,6 +223,8 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.25 * min(sl.step_count(sentence), 4)  # 申请→出具意见→办理登记
             if primary == sl.CONSEQUENCE:
                 score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
+            if primary == sl.LIST and (head := sl.asked_head(q.question)) and head in sentence:
+                score *= 2.0  # 围绕哪些主导产业: the sentence that names 主导产业 lists them
             if sl.asks_classes(q.question):
                 score *= 3.0 if sl.states_classes(sentence) else 1.0  # 分成哪几档: A类（优先发展）、B类…
             if primary == sl.AMOUNT and sl.asks_cap(q.question):
