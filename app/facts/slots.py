@@ -54,6 +54,9 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
 _ASKS_ELIGIBILITY = re.compile(r"(?:能|可以|可不可以|还能|能不能|会|还会)(?:一起|再|单独|同时|也)?(?:报|申报|申请|享受|领|拿|给|算)")
 
 
+_OWN_COUNT = re.compile(r"(?:我们|我司|公司|厂里|单位)(?:有|招了|来了|引进了?|新招了?)几个")
+
+
 def asked_slots(question: str) -> list[str]:
     """The question types a question asks, most specific first (may be empty)."""
     question = question.replace("啥", "什么")  # 啥时候, 交啥: everyday speech for 什么
@@ -78,6 +81,8 @@ def asked_slots(question: str) -> list[str]:
     if found == [YESNO] and _ASKS_ELIGIBILITY.search(question):
         # 这几台能一起报吗 / 还会再给钱吗: whether the company qualifies, which the conditions decide.
         found.append(CONDITIONS)
+    if COUNT in found and not _ASKS[3][1].search(_OWN_COUNT.sub("", question)):
+        found.remove(COUNT)  # 我们有几个博士…，能办哪些事: the company's own count, not the one asked
     if COUNT in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|奖励|补贴|资助|支持", question):
         found.remove(AMOUNT)
     elif COUNT in found and AMOUNT in found:
@@ -170,9 +175,12 @@ def states_classes(sentence: str) -> bool:
 _ASKED_HEAD = re.compile(r"(?:哪些|哪几(?:类|种|个|项)?)([\u4e00-\u9fff]{2,6}?)(?=[？?，,。！!]|$|呢|啊|吗)")
 
 
+_ASKED_AREA = re.compile(r"(?:在|对|关于)([\u4e00-\u9fff]{2,4}?)(?:方面|这块|这一块)")
+
+
 def asked_head(question: str) -> str:
-    """The kind of thing a list question asks for: 围绕哪些主导产业？ → 主导产业."""
-    match = _ASKED_HEAD.search(question)
+    """The kind of thing a list question asks for: 围绕哪些主导产业？ → 主导产业; 在生活方面能办哪些事 → 生活."""
+    match = _ASKED_HEAD.search(question) or _ASKED_AREA.search(question)
     return match.group(1) if match else ""
 
 
