@@ -75,6 +75,9 @@ def asked_slots(question: str) -> list[str]:
         found.insert(0, AMOUNT)
     if AMOUNT in found and YESNO in found and not re.search(r"多少|几万|金额|标准|最高|上限|额度|怎么算|如何计算|怎么计算", question):
         found.remove(AMOUNT)  # 能拿昆山的奖励吗: whether, not how much
+    if PROCEDURE in found and found[0] != PROCEDURE and re.search(r"(?:怎么|如何|怎样)(?:申请|办理?|报|申报).{0,12}还是", question):
+        # 怎么申请，是上网填表还是去窗口交材料: the way is asked; 窗口 and 材料 are the options offered.
+        found = [PROCEDURE] + [x for x in found if x != PROCEDURE]
     if CONSEQUENCE in found:
         # 会有什么后果 asks what happens, not for a list; 会不会被罚 is not a plain yes or no.
         found = [CONSEQUENCE] + [x for x in found if x not in (CONSEQUENCE, LIST, YESNO)]

@@ -209,6 +209,8 @@ class ExtractiveAnswerer:
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
+            if primary == sl.PROCEDURE and sl.step_count(sentence) < 2 and not re.search(r"流程|步骤|程序", sentence):
+                states.discard(sl.PROCEDURE)  # 申请表 names no way of applying; 初审→评审→公示 does
             if primary in states:
                 score *= 3.0
             elif any(s in states for s in q.slots[1:]):
@@ -276,6 +278,8 @@ class ExtractiveAnswerer:
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
                     score *= 0.4
+                if slot == sl.PROCEDURE and chunk.doc_id == ctx.chunks[0].doc_id and sl.step_count(sentence) >= 3:
+                    score *= 3.0  # 走哪些程序: 初审→专家评审→现场核查→公示→拨付 need not name the programme
                 if slot == sl.PROCEDURE and sl.heading_states(f"{heads} {lead[:12]}", sl.MATERIALS) and \
                         not sl.states_step(sentence):
                     score *= 0.4  # 怎么申请: 第七条's 初审→复核→公示, not 第五条 申报材料's 申请表
