@@ -347,8 +347,12 @@ class ExtractiveAnswerer:
             used = len(best.text)
             # A second sentence of the same article that states the same kind of fact (two levels'
             # amounts, a window and its deadline rule) when it is nearly as good and short.
+            home = ctx.chunks[best.chunk_rank]
             for c in sorted(scored, key=lambda c: c.score, reverse=True):
-                if c is best or c.chunk_rank != best.chunk_rank or c.score < 0.6 * best.score:
+                mate = ctx.chunks[c.chunk_rank]
+                same = c.chunk_rank == best.chunk_rank or (
+                    mate.doc_id == home.doc_id and home.sections and _article_of(mate) == _article_of(home))
+                if c is best or not same or c.score < 0.5 * best.score:
                     continue
                 if slots[0] in sl.sentence_slots(c.text) and used + len(c.text) <= SINGLE_FACT_CHARS:
                     chosen.append(c)
