@@ -270,6 +270,9 @@ class ExtractiveAnswerer:
             # The document's title is what every one of its clauses is about (专精特新 need not be repeated).
             context = f"{chunk.meta.get('title', '')} {heads} {lead}".lower()
             asked = self._asked_here(chunk.text, tokens)
+            if ctx.query is not None and ctx.query.follow_up and chunk.doc_id in ctx.query.previous_docs:
+                # 多久能办好？ after a 变更登记 answer: that policy's 问：变更登记多久能办好？ asks it
+                asked = max(asked, self._asked_here(chunk.text, ctx.query.own_tokens))
             for pos, (sentence, item_lead) in enumerate(pool[rank]):
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
