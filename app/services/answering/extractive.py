@@ -144,7 +144,9 @@ class ExtractiveAnswerer:
         # The user's own words weigh double: in a follow-up they say what is new.
         q = ctx.query
         token_lists = (q.tokens, q.own_tokens) if q is not None else (tokenize(ctx.standalone), tokenize(ctx.question))
-        for weight, tokens in zip((1.0, 2.0), token_lists):
+        # In a follow-up the earlier question's words only say which policy: what is new is asked.
+        inherited = 0.5 if q is not None and q.follow_up else 1.0
+        for weight, tokens in zip((inherited, 2.0), token_lists):
             for t in tokens:
                 for word in self._known(t):
                     idf = self._idf(word) or 1.0
@@ -261,6 +263,7 @@ class ExtractiveAnswerer:
         # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
                   if slot in _LIST_SLOTS and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
+        headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
@@ -280,7 +283,8 @@ class ExtractiveAnswerer:
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
-                    score *= 0.4
+                    # (papers are listed in a policy's 申报材料 alone; another policy may list them elsewhere)
+                    score *= 0.2 if slot == sl.MATERIALS and chunk.doc_id in headed_docs else 0.4
                 if slot == sl.PROCEDURE and chunk.doc_id == ctx.chunks[0].doc_id and sl.step_count(sentence) >= 3:
                     score *= 3.0  # 走哪些程序: 初审→专家评审→现场核查→公示→拨付 need not name the programme
                 if slot == sl.PROCEDURE and sl.heading_states(f"{heads} {lead[:12]}", sl.MATERIALS) and \
