@@ -33,7 +33,7 @@ POLICY_TERMS = (
 ).split()
 
 # Everyday words jieba's statistics lose in questions: 要额外交什么材料 came out as 要额 / 外交.
-EVERYDAY_WORDS = "额外 另外 申报书".split()
+EVERYDAY_WORDS = "额外 另外 申报书 搬去 搬走 搬离 迁走".split()
 
 
 @lru_cache(maxsize=1)

@@ -366,6 +366,15 @@ class KeywordIndex:
             found = index.mention_cache[term] = term in index.blob
         return found
 
+    def documents_with(self, token: str) -> set[str]:
+        """The served documents that have the token (a jieba token, as indexed)."""
+        index = self._index
+        with index.lock:
+            postings = index.postings.get(token)
+            if postings is None:
+                return set()
+            return {index.metas[s].get("doc_id", "") for s in postings.slots if index.alive[s]}
+
     def homophones(self) -> Homophones:
         """The indexed words by sound (for question typos). Built with each index update, in the
         updater's thread, so a question never waits for it."""

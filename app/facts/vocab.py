@@ -70,7 +70,8 @@ _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:�
 
 # 展位费补贴, 建海外仓有没有补贴: the thing a benefit is asked for is said just before the benefit word.
 _BENEFIT = re.compile(r"补贴|奖励|资助|补助|奖补|扶持|贴息")
-_ASKING = re.compile(r"(?:有没有|有什么|有哪些|能不能|可不可以|能|可以|的|专门的?|专项的?|一次性|相关)+$")
+_ASKING = re.compile(r"(?:有没有|有什么|有哪些|能不能|可不可以|能拿多少|能给多少|能拿|能领|拿多少|给多少|多少|能|可以|有|的|"
+                     r"专门的?|专项的?|一次性|相关|(?:在|到)?(?:昆山|苏州)市?(?:这边|那边|这里)?)+$")
 _BEFORE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及")
 
 
@@ -78,7 +79,7 @@ def benefit_subjects(text: str) -> list[str]:
     """The phrases a question asks a benefit for (参展的展位费补贴 → 参展的展位费)."""
     out = []
     for match in _BENEFIT.finditer(text):
-        phrase = _ASKING.sub("", text[max(0, match.start() - 12):match.start()])
+        phrase = _ASKING.sub("", text[max(0, match.start() - 16):match.start()])
         cuts = [m.end() for m in _BEFORE.finditer(phrase)]
         phrase = phrase[cuts[-1]:] if cuts else phrase
         if len(phrase) >= 2:
@@ -103,9 +104,9 @@ def licence_subjects(text: str) -> list[str]:
 # How companies say it → how policies write it. Used to weigh a clause's words against the
 # question's (退 ~ 返还): everyday verbs and nouns only, never programme names.
 _SYNONYM_TABLE = """
-退 返还 退还 | 退回 返还 退还 | 退钱 返还 | 到账 拨付 返还 | 转手 转让 | 卖 转让 出售 | 卖掉 转让 出售 |
+退 返还 退还 退回 | 退回 返还 退还 | 退钱 返还 | 到账 拨付 返还 | 转手 转让 | 卖 转让 出售 | 卖掉 转让 出售 |
 造假 虚假 | 作假 虚假 | 骗 骗取 虚假 | 钱 资金 金额 | 过户 转移登记 转让 | 交 缴纳 提交 | 交钱 缴纳 | 开工 动工 | 盖 建设 |
-找谁 受理 负责 | 搬 迁移 迁入 | 搬到 迁入 | 房租 租金 | 租房 租赁 租金 | 买房 购房 | 利息 计息 |
+找谁 受理 负责 | 搬 迁移 迁入 | 搬去 迁出 迁离 | 搬走 迁出 迁离 | 迁走 迁出 迁离 | 搬离 迁出 迁离 | 跳槽 离开 离职 | 停 停发 | 搬到 迁入 | 房租 租金 | 租房 租赁 租金 | 买房 购房 | 利息 计息 |
 多久 时限 | 分成 分为 划分 | 几档 分为 类 | 档 类 | 随时 常年 常年受理 | 审 审核 | 周末 周六 | 礼拜六 周六 | 晚上 夜间 | 网上 线上 网上办理 一网通办 | 手续 流程 材料 | 证件 证照 证书 | 老板 法定代表人 |
 一半 50% | 第一次 首次 | 头一次 首次 | 头一回 首次 | 高企 高新技术企业 | 出让金 出让价款 | 营收 营业收入 | 货车 运输车辆 车辆 | 汽车 车辆 | 够格 条件 | 门槛 条件 不低于 | 办完 办结 | 办好 办结 | 多长时间 时限
 """

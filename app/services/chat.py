@@ -151,7 +151,7 @@ class ChatService:
             if gone:
                 text = (f"抱歉，政策库中已没有《{gone[0]}》，该政策可能已废止或调整，无法给出准确答复。"
                         f"建议您咨询{contact}，工作人员会为您进一步解答。")
-            elif missing and related:
+            elif missing:
                 subject = "、".join(missing[:2])
                 text = (f"抱歉，政策库中没有关于“{subject}”的专门规定，无法给出准确答复。"
                         f"建议您咨询{contact}，工作人员会为您进一步解答。")

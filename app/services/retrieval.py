@@ -90,6 +90,8 @@ class RetrievedChunk:
         "…主要内容整理如下"."""
         return not self.sections and split_chunk_id(self.id)[1] is not None
 
+RARE_DOCS = 3  # a word at most this many documents use names a programme
+
 
 @dataclass
 class Evidence:
@@ -173,7 +175,9 @@ class Retriever:
             chunk.dense = hit.score
             chunk.fused += s.retrieval_dense_weight / (s.retrieval_rrf_k + rank + 1)
         if s.retrieval_keyword_k > 0 and s.retrieval_keyword_weight > 0:
-            for rank, hit in enumerate(self.keywords.search(q.tokens, k=s.retrieval_keyword_k)):
+            # the policy's words for the user's (搬去 → 迁出, 跳槽 → 离开) are searched for too
+            expanded = q.tokens + [w for t in dict.fromkeys(q.tokens) for w in vocab.synonyms(t) if w not in q.tokens]
+            for rank, hit in enumerate(self.keywords.search(expanded, k=s.retrieval_keyword_k)):
                 chunk = by_id.get(hit.id)
                 if chunk is None:
                     entry = self.keywords.entry(hit.id)
@@ -207,6 +211,17 @@ class Retriever:
         """What the user named (a level, a year, the previous answer's policy, 最新) outranks
         general similarity: 省级 wants the 省级 figure, not a district rule with other numbers."""
         s = self.settings
+        chunks = list(chunks)
+        # A rare word of the question that only a few policies use (小巨人, 瞪羚, 分期供地) names the
+        # programme asked about: a policy that never says it is about something else.
+        named_in = [docs for w in dict.fromkeys(q.topic) if len(w) >= 2
+                    and 0 < len(docs := self.keywords.documents_with(w)) <= RARE_DOCS]
+        naming = set.intersection(*named_in) if named_in else set()
+        if naming and any(c.doc_id in naming for c in chunks):
+            # (two rare words no one policy shares — 亩均评价 and 技改补贴 — name no single programme)
+            for chunk in chunks:
+                if chunk.doc_id not in naming:
+                    chunk.fused *= 1 - s.retrieval_entity_boost
         for chunk in chunks:
             text = f"{chunk.meta.get('heading_path', '')} {chunk.text}"
             factor = 1.0
@@ -470,7 +485,8 @@ class Retriever:
         for w, flag in reversed(words):
             at = phrase.rfind(w, 0, end)
             end = at
-            nominal = re.match(r"^(?:n|vn|nz|j|l|b|m)", flag) or len(w) == 1 or (verbs and not run and flag == "v")
+            nominal = re.match(r"^(?:n|vn|nz|j|l|b|m)", flag) or (len(w) == 1 and re.match(r"^[aq]", flag)) or \
+                (verbs and not run and flag == "v")
             if not nominal or at < 0:
                 break
             run.append((at, w, flag))

@@ -177,7 +177,8 @@ class ExtractiveAnswerer:
         words = {w for t in tokens for w in self._known(t)}
         weights = {w: self._idf(w) or 1.0 for w in words}
         first = first.lower()
-        return sum(v for w, v in weights.items() if w in first) / sum(weights.values())
+        # (高企 asks what 问：高新技术企业… asks: the policy's word for the user's counts)
+        return sum(v for w, v in weights.items() if any(x in first for x in (w, *synonyms(w)))) / sum(weights.values())
 
     @staticmethod
     def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
@@ -211,7 +212,8 @@ class ExtractiveAnswerer:
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
-            if primary == sl.PROCEDURE and sl.step_count(sentence) < 2 and not re.search(r"流程|步骤|程序", sentence):
+            if primary == sl.PROCEDURE and sl.step_count(sentence) < 2 and \
+                    not re.search(r"流程|步骤|程序|办理|申请(?!表|书|材料|人)", sentence):
                 states.discard(sl.PROCEDURE)  # 申请表 names no way of applying; 初审→评审→公示 does
             if primary in states:
                 score *= 3.0
@@ -264,6 +266,8 @@ class ExtractiveAnswerer:
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
                   if slot in _LIST_SLOTS and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
+        # a Q&A pair asking the question (问：高企到期了怎么办？) is answered by its reply, not by steps
+        replied = any(self._asked_here(chunk.text, tokens) >= 0.7 for chunk in ctx.chunks[:len(pool)])
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
@@ -285,7 +289,8 @@ class ExtractiveAnswerer:
                 if headed and rank not in headed:
                     # (papers are listed in a policy's 申报材料 alone; another policy may list them elsewhere)
                     score *= 0.2 if slot == sl.MATERIALS and chunk.doc_id in headed_docs else 0.4
-                if slot == sl.PROCEDURE and chunk.doc_id == ctx.chunks[0].doc_id and sl.step_count(sentence) >= 3:
+                if slot == sl.PROCEDURE and chunk.doc_id == ctx.chunks[0].doc_id and sl.step_count(sentence) >= 3 \
+                        and not replied:
                     score *= 3.0  # 走哪些程序: 初审→专家评审→现场核查→公示→拨付 need not name the programme
                 if slot == sl.PROCEDURE and sl.heading_states(f"{heads} {lead[:12]}", sl.MATERIALS) and \
                         not sl.states_step(sentence):

@@ -1,0 +1,102 @@
+"""Answers to questions as company officers type them, long and in their own words (issue 11,
+the 2026-12-02 additions): refusals by the compound asked about, the answer's clause for
+windows, classes, lists, procedures and follow-ups.
+
+Real chat service over the real sample index, as in test_answers.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chat.test_answers import answered_with, ask, body, stored_messages
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("公司刚被认定为瞪羚企业，昆山对瞪羚企业有奖励吗？", "瞪羚企业"),
+    ("我们开发的首版次软件产品在昆山能拿多少奖励？", "首版次软件产品"),
+    ("新上的喷漆车间要办排污许可证，去哪个窗口？", "排污许可证"),
+    ("厂房盖好以后消防验收怎么走流程？", "消防验收"),
+])
+def test_a_benefit_or_licence_named_by_a_word_the_library_never_uses_is_refused_by_name(client, question, subject):
+    result = ask(client, question)
+    assert result["grounded"] is False and result["citations"] == []
+    assert f"没有关于“{subject}”的专门规定" in result["answer"], result["answer"]
+
+
+@pytest.mark.parametrize("question, reason", [
+    ("上个月交了保证金返还申请，帮我们看看钱退了没有？", "account_status"),
+    ("我自己在昆山买了套二手房，过户要带什么？", "personal"),
+])
+def test_a_refund_lookup_and_a_private_house_sale_are_not_policy_questions(client, question, reason):
+    result = ask(client, question)
+    assert result["grounded"] is False
+    assert stored_messages(client, result["conversation_id"])[-1].refusal_reason == reason
+
+
+@pytest.mark.parametrize("question, fact", [
+    # where the company goes or whom it serves describes it; the policy still answers
+    ("拿了高企认定奖励，公司明年准备搬去上海，奖励要退吗？", "退回"),
+    ("苏州青年人才生活补贴领了一半，员工跳槽去上海了，还继续发吗？", "停发"),
+])
+def test_where_a_company_moves_is_its_situation_not_a_place_the_library_lacks(client, question, fact):
+    answered_with(client, question, fact)
+
+
+def test_a_short_first_sentence_that_states_the_window_is_quoted():
+    """常年受理。 and 补贴常年受理，每季度首月集中审核。 open their articles: they are answers, not titles."""
+    from app.services.answering.extractive import split_with_context
+
+    assert ("常年受理。", "") in split_with_context("常年受理。企业向开发区经济发展部门提交申请，一般在30个工作日内完成审核。")
+    pairs = split_with_context("第七条 补贴常年受理，每季度首月集中审核。申请人向人才服务专窗提交材料。")
+    assert pairs[0][0].startswith("第七条 补贴常年受理") and len(pairs) == 2
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("人才购房补贴是不是随时都可以交材料？", "常年受理"),
+    ("开发区分期供地随时能报吗？", "常年受理"),
+    ("工业用地的出让公告要提前几天发？", "不少于20日"),
+])
+def test_when_can_we_submit_gets_the_window_or_time_limit(client, question, fact):
+    answered_with(client, question, fact)
+
+
+def test_sorted_into_which_classes_gets_the_sorting_sentence(client):
+    text = body(answered_with(client, "亩均评价会把企业分成哪几档？", "优先发展")["answer"])
+    assert "整治淘汰" in text and "权重" not in text
+
+
+def test_a_list_question_names_the_kind_it_asks_for(client):
+    text = body(answered_with(client, "苏州产业创新集群那个政策围绕哪些主导产业？", "电子信息")["answer"])
+    # the document's opening passage, cited by the document alone, not by its own title again
+    assert "「关于支持产业创新集群" not in text and "整理如下" not in text
+
+
+def test_the_company_counting_its_own_staff_asks_no_count(client):
+    answered_with(client, "我们有几个引进的博士带着家属过来，人才专窗在生活方面能帮办哪些事？", "户籍迁入")
+
+
+def test_what_happens_after_we_apply_is_the_steps_not_the_papers(client):
+    text = body(answered_with(client, "技改设备补贴交上去以后要走哪些程序？", "专家评审")["answer"])
+    assert "申请表" not in text
+
+
+def test_how_to_apply_for_an_automatic_benefit_says_no_application_is_needed(client):
+    answered_with(client, "稳岗返还怎么申请，是网上填表还是去窗口交材料？", "免申即享")
+
+
+def test_follow_ups_stay_on_the_policy_and_answer_what_is_new(client):
+    first = ask(client, "我们厂刚评上江苏省智能制造示范工厂，昆山奖励多少？")
+    assert "100万元" in body(first["answer"])
+    papers = ask(client, "那要准备什么材料？", first["conversation_id"])
+    assert "示范认定文件" in body(papers["answer"]), papers["answer"]
+
+    change = ask(client, "公司换了法定代表人，变更登记要准备哪些材料？")
+    timing = ask(client, "多久能办好？", change["conversation_id"])
+    assert "1个工作日内办结" in body(timing["answer"]), timing["answer"]
+
+
+def test_a_time_limit_question_gets_both_limits_of_the_article(client):
+    first = ask(client, "办建筑工程施工许可证要满足哪些条件？")
+    text = body(ask(client, "多久能办完？", first["conversation_id"])["answer"])
+    assert "7日内" in text and "3个工作日内办结" in text, text
