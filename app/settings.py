@@ -136,6 +136,8 @@ class RetrievalSettings(_Group):
     # Refusal: below these, the corpus holds no real evidence (calibrated by bench.eval).
     refusal_min_dense: float = Field(0.865, description="Minimum cosine similarity of the best chunk.")
     refusal_min_coverage: float = Field(0.0, description="Minimum IDF-weighted share of query terms found.")
+    refusal_english_margin: float = Field(0.015, ge=0, description="How much lower the best chunk's similarity may be for an "
+                                          "English question (an English question is further from Chinese text than a Chinese one).")
     retrieval_entity_boost: float = Field(0.3, ge=0, le=1, description="Weight of a level or year the question names (省级, 苏州市级, 2024年).")
     retrieval_followup_boost: float = Field(0.3, ge=0, description="Weight of the previous answer's document for a follow-up without a topic of its own.")
     retrieval_slot_boost: float = Field(0.15, ge=0, description="Weight of a passage that states what is asked (an amount, a window, a department...).")

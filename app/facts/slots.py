@@ -30,7 +30,7 @@ SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIO
 
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (WINDOW, re.compile(r"什么时候|何时|随时|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
-    (DURATION, re.compile(r"how long|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
+    (DURATION, re.compile(r"how long|how many (?:working |business )?(?:days|weeks|months|years)|how (?:quickly|soon)|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
     (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),

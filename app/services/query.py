@@ -82,8 +82,25 @@ ENGLISH_TERMS = {
     "process": "流程", "steps": "步骤", "manufactur": "制造业 工业企业", "scale": "规模以上", "above-scale": "规上",
     "tech-based sme": "科技型中小企业", "technology-based sme": "科技型中小企业", "science and technology sme": "科技型中小企业",
     "database": "入库", "large enterprise": "大型企业", "large company": "大型企业",
-    "small and micro": "中小微企业", "refund": "返还", "return": "返还", "premium": "缴纳", "share": "比例",
+    "small and micro": "中小微企业", "refund": "返还", "return": "返还 退回", "premium": "缴纳", "share": "比例",
     "percentage": "比例", "ratio": "比例", "first": "首次", "one-off": "一次性", "one-time": "一次性",
+    # everyday words of officers' English questions
+    "working day": "工作日 办结", "business day": "工作日 办结", "saturday": "周六", "sunday": "周日", "weekend": "周六 周末", "evening": "夜间", "night": "夜间",
+    "lunch": "中午", "appointment": "预约", "counter": "窗口", "hand in": "提交", "hand it in": "提交",
+    "bidding": "竞买", "bid ": "竞买", "auction": "拍卖", "starting price": "起始价", "reserve price": "起始价",
+    "idle": "闲置", "not started": "未动工 开工", "start construction": "开工", "started building": "开工",
+    "start date": "开工日期", "completion": "竣工", "full production": "达产", "reclaim": "收回", "take back": "收回",
+    "fee": "费", "fine": "罚款", "penalty": "违约", "report form": "报告表", "report book": "报告书",
+    "living subsidy": "生活补贴", "living allowance": "生活补贴", "youth": "青年", "young": "青年",
+    "master's": "硕士", "overseas": "留学", "abroad": "留学", "studied in": "留学", "degree": "学历 学位",
+    "national-level": "国家级", "national level": "国家级", "provincial": "省级", "province": "省级",
+    "city-level": "市级", "municipal": "市级", "award": "奖励", "plant": "工厂", "expert": "人才",
+    "foreigner": "外籍", "foreign expert": "外籍 人才", "employee": "员工 职工", "staff": "员工 职工",
+    "hire": "招用", "recruit": "招用", "salary": "工资", "contract": "合同", "office": "办公",
+    "relocat": "迁移 迁入", "move to": "迁入", "move out": "迁出", "leave kunshan": "迁出",
+    "patent": "专利", "software": "软件", "insurance": "保险", "mortgage": "抵押", "property": "不动产",
+    "real estate": "不动产", "title certificate": "不动产权证书", "name approval": "名称", "seal": "公章 印章",
+    "invoice": "发票", "bank account": "银行开户", "change": "变更", "cancel": "注销", "deregist": "注销",
 }
 
 

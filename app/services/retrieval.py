@@ -103,10 +103,12 @@ class Evidence:
     missing_topic: list[str] = field(default_factory=list)
     topic_coverage: float = 1.0
     named: bool = False  # the question quotes the document's 文号 or 《title》 and it was found
+    english: bool = False
 
     def sufficient(self, settings: Settings) -> bool:
         """Real evidence: close enough, the question's terms found, no place the corpus never names."""
-        return ((self.named or self.top_dense >= settings.refusal_min_dense)
+        least = settings.refusal_min_dense - (settings.refusal_english_margin if self.english else 0.0)
+        return ((self.named or self.top_dense >= least)
                 and self.coverage >= settings.refusal_min_coverage
                 and not self.missing_places and not self.missing_topic)
 
@@ -428,7 +430,8 @@ class Retriever:
                 missing.append(term)
         places = [p for p in q.places if not self.keywords.mentions(p) and surely_place(p)
                   and not vocab.self_described(p, q.question)]
-        return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage)
+        return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage,
+                        english=q.english)
 
     @staticmethod
     def _topic_coverage(q: Query, haystack: str) -> tuple[list[str], float]:

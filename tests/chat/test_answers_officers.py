@@ -100,3 +100,16 @@ def test_a_time_limit_question_gets_both_limits_of_the_article(client):
     first = ask(client, "办建筑工程施工许可证要满足哪些条件？")
     text = body(ask(client, "多久能办完？", first["conversation_id"])["answer"])
     assert "7日内" in text and "3个工作日内办结" in text, text
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("Where do we submit the R&D investment reward application?", "区镇科技主管部门"),
+    ("If our high-tech company moves out of Kunshan two years after recognition, do we have to return the reward?",
+     "应退回全部奖励资金"),
+    ("How many working days does it take to get a construction permit in Kunshan?", "3个工作日内办结"),
+    ("Is the talent service window open on Saturday?", "周六"),
+])
+def test_english_questions_in_everyday_words_are_answered_from_the_chinese_text(client, question, fact):
+    """An English question sits further from Chinese passages than a Chinese one does
+    (refusal_english_margin); its everyday words (Saturday, return, working days) find the policy's."""
+    answered_with(client, question, fact)
