@@ -116,12 +116,13 @@ def _is_heading(line: str) -> bool:
 
 
 _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
-# "为…，制定本办法。" says why a rule exists, and an editor's note says the text is a sample: neither
-# answers an officer's question.
+# "为…，制定本办法。" says why a rule exists; an editor's note (说明：本措施已于…失效 / …为示例), a
+# sample remark (…也是示例。) and a list's introduction (现将…条款整理如下。) say nothing of the rules:
+# none answers an officer's question (the answer states validity and the sample note itself).
 _PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
-                      r"^(?:附注|说明|注|备注)[:：].*(?:示例|示意|虚构)|请以官方(?:发布|公布)[^。]*为准|"
+                      r"^(?:附注|说明|注|备注)[:：]|请以官方(?:发布|公布)[^。]*为准|"
                       r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$|"
-                      r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确)如下[。：:]?$")  # 现将…条款整理如下。  # 2026年度集中申报时间也是示例。
+                      r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确)如下[。：:]?$")
 
 
 class ExtractiveAnswerer:
