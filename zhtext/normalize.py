@@ -70,10 +70,16 @@ def join_cjk_spaces(text: str) -> str:
     return _SPACE_BETWEEN_CJK.sub("", text)
 
 
+# Old or loose spellings people still type, written the way policies write them (到帐 → 到账).
+_SPELLINGS = re.compile(r"(到|转|对公|银行)帐|帐(户|号|上)")
+
+
 def normalize(text: str) -> str:
-    """Normalise a query or a short string: simplified characters, ASCII digits, tidy spaces."""
+    """Normalise a query or a short string: simplified characters, ASCII digits, tidy spaces,
+    today's spelling of 账 (到帐 → 到账)."""
     text = unicodedata.normalize("NFC", text)
     text = fold_width(to_simplified(text))
+    text = _SPELLINGS.sub(lambda m: m.group(0).replace("帐", "账"), text)
     return tidy_spaces(strip_pinyin(text)).strip()
 
 

@@ -75,6 +75,9 @@ def asked_slots(question: str) -> list[str]:
         found.insert(0, AMOUNT)
     if AMOUNT in found and YESNO in found and not re.search(r"多少|几万|金额|标准|最高|上限|额度|怎么算|如何计算|怎么计算", question):
         found.remove(AMOUNT)  # 能拿昆山的奖励吗: whether, not how much
+    if re.search(r"(?:什么时候|何时|多久|几时)(?:能|会|才能|可以|才)?(?:到账|拨付|拨下来|发放|发下来|兑现|打款|打过来)", question):
+        # 钱什么时候能到账: how the money is paid (公示无异议后直接拨付至对公账户), not when to apply
+        found = [PROCEDURE] + [x for x in found if x not in (PROCEDURE, WINDOW)]
     if PROCEDURE in found and found[0] != PROCEDURE and re.search(r"(?:怎么|如何|怎样)(?:申请|办理?|报|申报).{0,12}还是", question):
         # 怎么申请，是上网填表还是去窗口交材料: the way is asked; 窗口 and 材料 are the options offered.
         found = [PROCEDURE] + [x for x in found if x != PROCEDURE]

@@ -113,3 +113,11 @@ def test_english_questions_in_everyday_words_are_answered_from_the_chinese_text(
     """An English question sits further from Chinese passages than a Chinese one does
     (refusal_english_margin); its everyday words (Saturday, return, working days) find the policy's."""
     answered_with(client, question, fact)
+
+
+def test_when_will_the_money_arrive_is_how_it_is_paid_not_when_to_apply(client):
+    from zhtext.normalize import normalize
+
+    assert normalize("钱啥时候能到帐") == "钱啥时候能到账"
+    text = body(answered_with(client, "稳岗返还的钱啥时候能到帐？", "拨付至企业对公账户")["answer"])
+    assert "12月15日前提交" not in text
