@@ -137,9 +137,13 @@ def has_subject(text: str) -> bool:
     return any(_NOUNISH.match(flag) for _, flag in _topic_tagged(text))
 
 
+# Everyday words jieba's dictionary also tags as places (要带哪些东西: things, not east and west).
+NOT_PLACES = frozenset("东西 南北 上下 前后 左右 中间 里面 外面 东南 西北".split())
+
+
 def place_names(text: str) -> list[str]:
     """Place names in a text (jieba part-of-speech ``ns``)."""
-    return [w for w, flag in tagged(text) if flag == "ns" and len(w) >= 2]
+    return [w for w, flag in tagged(text) if flag == "ns" and len(w) >= 2 and w not in NOT_PLACES]
 
 
 _PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|州|街道|园区|新区)$")

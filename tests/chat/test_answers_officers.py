@@ -121,3 +121,10 @@ def test_when_will_the_money_arrive_is_how_it_is_paid_not_when_to_apply(client):
     assert normalize("钱啥时候能到帐") == "钱啥时候能到账"
     text = body(answered_with(client, "稳岗返还的钱啥时候能到帐？", "拨付至企业对公账户")["answer"])
     assert "12月15日前提交" not in text
+
+
+def test_things_to_bring_is_no_place_and_a_q_and_a_pair_is_not_outranked_by_another_pairs_materials(client):
+    """要带哪些东西: jieba tags 东西 as a place; the pair that asks about 首次登记 answers, not the
+    neighbouring pair about 转移登记 materials."""
+    text = body(answered_with(client, "新厂房竣工了，办不动产首次登记要带哪些东西？", "房产测绘成果")["answer"])
+    assert "买卖合同" not in text

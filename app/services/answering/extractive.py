@@ -265,7 +265,8 @@ class ExtractiveAnswerer:
         # 怎么办理 / 要什么材料 / 什么条件: when some passage sits under a heading that names it
         # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
-                  if slot in _LIST_SLOTS and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
+                  if slot in _LIST_SLOTS and not _is_q_and_a(chunk)
+                  and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
         # a Q&A pair asking the question (问：高企到期了怎么办？) is answered by its reply, not by steps
         replied = any(self._asked_here(chunk.text, tokens) >= 0.7 for chunk in ctx.chunks[:len(pool)])
