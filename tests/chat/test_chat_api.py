@@ -44,7 +44,7 @@ def test_question_outside_the_corpus_is_refused_with_the_hotline(client):
     body = ask(client, "北京积分落户要多少分？")
     assert body["grounded"] is False
     assert body["citations"] == []
-    assert "政策库中未找到" in body["answer"]
+    assert "政策库中未找到" in body["answer"] or "政策库中没有关于" in body["answer"]
     assert "12345" in body["answer"]
 
 
