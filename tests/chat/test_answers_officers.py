@@ -38,6 +38,7 @@ def test_a_refund_lookup_and_a_private_house_sale_are_not_policy_questions(clien
     # where the company goes or whom it serves describes it; the policy still answers
     ("拿了高企认定奖励，公司明年准备搬去上海，奖励要退吗？", "退回"),
     ("苏州青年人才生活补贴领了一半，员工跳槽去上海了，还继续发吗？", "停发"),
+    ("青年人才生活补贴领了半年，员工离职去杭州了，补贴还发吗？", "停发"),
 ])
 def test_where_a_company_moves_is_its_situation_not_a_place_the_library_lacks(client, question, fact):
     answered_with(client, question, fact)
