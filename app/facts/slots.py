@@ -87,7 +87,7 @@ def asked_slots(question: str) -> list[str]:
     if found == [YESNO] and _ASKS_ELIGIBILITY.search(question):
         # 这几台能一起报吗 / 还会再给钱吗: whether the company qualifies, which the conditions decide.
         found.append(CONDITIONS)
-    if COUNT in found and not _ASKS[3][1].search(_OWN_COUNT.sub("", question)):
+    if COUNT in found and not dict(_ASKS)[COUNT].search(_OWN_COUNT.sub("", question)):
         found.remove(COUNT)  # 我们有几个博士…，能办哪些事: the company's own count, not the one asked
     if COUNT in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|奖励|补贴|资助|支持", question):
         found.remove(AMOUNT)
@@ -158,30 +158,26 @@ def step_count(sentence: str) -> int:
     return len(set(_STEP.findall(sentence)))
 
 
-# A threshold a company's own figure is measured against (不低于100万元, 30人以上).
-_THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|以上|以下|以内|达到|超过|满\s*\d")
+# Ways of asking that one kind of sentence answers: what the question says, what the answer says.
+CAP = "cap"          # 最多给多少 → 单个企业最高200万元
+CLASSES = "classes"  # 分成哪几档 → 分为A类（优先发展）、B类…四类
+_FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    CAP: (re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I),
+          re.compile(r"最高|最多|不超过|上限|封顶")),
+    CLASSES: (re.compile(r"分(?:成|为)(?:哪|几|什么)|哪几(?:档|类|级|等)|几(?:档|类|级|等)|什么(?:档次|等级|类别)"),
+              re.compile(r"分为.{0,60}(?:[两三四五六七八九十\d]|几)(?:类|档|级|等|种)|(?:[A-D]|甲|乙)类.{0,20}(?:[B-D]|乙|丙)类")),
+}
 
 
-_ASKS_CAP = re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I)
-_CAP = re.compile(r"最高|最多|不超过|上限|封顶")
+def asks(form: str, question: str) -> bool:
+    return bool(_FORMS[form][0].search(question))
 
 
-_ASKS_CLASSES = re.compile(r"分(?:成|为)(?:哪|几|什么)|哪几(?:档|类|级|等)|几(?:档|类|级|等)|什么(?:档次|等级|类别)")
-_CLASSES = re.compile(r"分为.{0,60}(?:[两三四五六七八九十\d]|几)(?:类|档|级|等|种)|(?:[A-D]|甲|乙)类.{0,20}(?:[B-D]|乙|丙)类")
-
-
-def asks_classes(question: str) -> bool:
-    """分成哪几档 / 哪几类: the classes something is sorted into."""
-    return bool(_ASKS_CLASSES.search(question))
-
-
-def states_classes(sentence: str) -> bool:
-    return bool(_CLASSES.search(sentence))
+def answers(form: str, sentence: str) -> bool:
+    return bool(_FORMS[form][1].search(sentence))
 
 
 _ASKED_HEAD = re.compile(r"(?:哪些|哪几(?:类|种|个|项)?)([\u4e00-\u9fff]{2,6}?)(?=[？?，,。！!]|$|呢|啊|吗)")
-
-
 _ASKED_AREA = re.compile(r"(?:在|对|关于)([\u4e00-\u9fff]{2,4}?)(?:方面|这块|这一块)")
 
 
@@ -191,12 +187,8 @@ def asked_head(question: str) -> str:
     return match.group(1) if match else ""
 
 
-def asks_cap(question: str) -> bool:
-    return bool(_ASKS_CAP.search(question))
-
-
-def states_cap(sentence: str) -> bool:
-    return bool(_CAP.search(sentence))
+# A threshold a company's own figure is measured against (不低于100万元, 30人以上).
+_THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|以上|以下|以内|达到|超过|满\s*\d")
 
 
 def states_threshold(sentence: str) -> bool:

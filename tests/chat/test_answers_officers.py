@@ -74,7 +74,11 @@ def test_a_list_question_names_the_kind_it_asks_for(client):
 
 
 def test_the_company_counting_its_own_staff_asks_no_count(client):
-    answered_with(client, "我们有几个引进的博士带着家属过来，人才专窗在生活方面能帮办哪些事？", "户籍迁入")
+    from app.facts.slots import COUNT, asked_slots
+
+    question = "我们有几个引进的博士带着家属过来，人才专窗在生活方面能帮办哪些事？"
+    assert COUNT not in asked_slots(question) and COUNT in asked_slots("昆山一共有几个企业服务驿站？")
+    answered_with(client, question, "户籍迁入")
 
 
 def test_what_happens_after_we_apply_is_the_steps_not_the_papers(client):

@@ -232,10 +232,10 @@ class ExtractiveAnswerer:
                 score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
             if primary == sl.LIST and (head := sl.asked_head(q.question)) and head in sentence:
                 score *= 2.0  # 围绕哪些主导产业: the sentence that names 主导产业 lists them
-            if sl.asks_classes(q.question):
-                score *= 3.0 if sl.states_classes(sentence) else 1.0  # 分成哪几档: A类（优先发展）、B类…
-            if primary == sl.AMOUNT and sl.asks_cap(q.question):
-                score *= 2.0 if sl.states_cap(sentence) else 0.6  # 最多给多少: 单个企业最高200万元
+            if sl.asks(sl.CLASSES, q.question) and sl.answers(sl.CLASSES, sentence):
+                score *= 3.0  # 分成哪几档: A类（优先发展）、B类…
+            if primary == sl.AMOUNT and sl.asks(sl.CAP, q.question):
+                score *= 2.0 if sl.answers(sl.CAP, sentence) else 0.6  # 最多给多少: 单个企业最高200万元
             if primary == sl.YESNO and sl.states_verdict(sentence):
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
@@ -269,7 +269,8 @@ class ExtractiveAnswerer:
                   and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
         # a Q&A pair asking the question (问：高企到期了怎么办？) is answered by its reply, not by steps
-        replied = any(self._asked_here(chunk.text, tokens) >= 0.7 for chunk in ctx.chunks[:len(pool)])
+        asked_by = [self._asked_here(chunk.text, tokens) for chunk in ctx.chunks[:len(pool)]]
+        replied = any(asked >= 0.7 for asked in asked_by)
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
@@ -278,7 +279,7 @@ class ExtractiveAnswerer:
             topic_hits = sum(1 for w in (ctx.query.topic if ctx.query is not None else []) if len(w) >= 2 and w in lead)
             # The document's title is what every one of its clauses is about (专精特新 need not be repeated).
             context = f"{chunk.meta.get('title', '')} {heads} {lead}".lower()
-            asked = self._asked_here(chunk.text, tokens)
+            asked = asked_by[rank]
             if ctx.query is not None and ctx.query.follow_up and chunk.doc_id in ctx.query.previous_docs:
                 # 多久能办好？ after a 变更登记 answer: that policy's 问：变更登记多久能办好？ asks it
                 asked = max(asked, self._asked_here(chunk.text, ctx.query.own_tokens))
