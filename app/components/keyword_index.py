@@ -398,6 +398,15 @@ class KeywordIndex:
             return any(slots.intersection(index.postings[o].slots) for o in others
                        if o != token and o in index.postings)
 
+    def texts_with(self, token: str) -> list[tuple[dict[str, Any], str]]:
+        """(metadata, text) of every served chunk that has the token."""
+        index = self._index
+        with index.lock:
+            postings = index.postings.get(token)
+            if postings is None:
+                return []
+            return [(index.metas[s], index.texts[s]) for s in postings.slots if index.alive[s]]
+
     def contains(self, chunk_id: str) -> bool:
         return chunk_id in self._index.pos
 

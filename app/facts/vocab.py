@@ -87,6 +87,20 @@ def benefit_subjects(text: str) -> list[str]:
     return out
 
 
+# 评上了苏州市级工业设计中心: the title a company was given, up to its head noun.
+_HONOUR = re.compile(r"(?:评上了?|获评|被?认定为|评为|入选了?)([^，,。？?、；！!“”\"]{2,20})")
+_HONOUR_HEAD = re.compile(r"^(.{2,14}?(?:中心|企业|工厂|车间|基地|平台|实验室|工作站|项目|总部))")
+
+
+def honour_subjects(text: str) -> list[str]:
+    """The titles a question says the company was awarded (评上了省级绿色工厂 → 省级绿色工厂)."""
+    out = []
+    for m in _HONOUR.finditer(text):
+        if (h := _HONOUR_HEAD.match(m.group(1))) and not re.search(r"以后|之后|后", h.group(1)):
+            out.append(h.group(1).split("的")[-1])  # 江苏省的专精特新中小企业 → 专精特新中小企业
+    return out
+
+
 LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质")
 _BEFORE_LICENCE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及|办|做|申领|申请|要|的")
 
@@ -105,10 +119,12 @@ def licence_subjects(text: str) -> list[str]:
 # question's (退 ~ 返还): everyday verbs and nouns only, never programme names.
 _SYNONYM_TABLE = """
 退 返还 退还 退回 | 退回 返还 退还 | 退钱 返还 | 到账 拨付 返还 | 转手 转让 | 卖 转让 出售 | 卖掉 转让 出售 |
-造假 虚假 | 作假 虚假 | 骗 骗取 虚假 | 钱 资金 金额 | 过户 转移登记 转让 | 交 缴纳 提交 | 交钱 缴纳 | 开工 动工 | 盖 建设 |
+造假 虚假 | 作假 虚假 | 骗 骗取 虚假 | 钱 资金 金额 | 过户 转移登记 转让 | 交 缴纳 提交 | 交钱 缴纳 收费 | 开工 动工 | 盖 建设 |
 找谁 受理 负责 | 搬 迁移 迁入 | 搬去 迁出 迁离 | 搬走 迁出 迁离 | 迁走 迁出 迁离 | 搬离 迁出 迁离 | 跳槽 离开 离职 | 离职 离开 | 辞职 离开 | 停 停发 | 搬到 迁入 | 房租 租金 | 租房 租赁 租金 | 买房 购房 | 利息 计息 |
 多久 时限 | 分成 分为 划分 | 几档 分为 类 | 档 类 | 随时 常年 常年受理 | 审 审核 | 周末 周六 | 礼拜六 周六 | 晚上 夜间 | 网上 线上 网上办理 一网通办 | 手续 流程 材料 | 证件 证照 证书 | 老板 法定代表人 |
-一半 50% | 第一次 首次 | 头一次 首次 | 头一回 首次 | 高企 高新技术企业 | 出让金 出让价款 | 营收 营业收入 | 货车 运输车辆 车辆 | 汽车 车辆 | 够格 条件 | 门槛 条件 不低于 | 办完 办结 | 办好 办结 | 多长时间 时限
+一半 50% | 第一次 首次 | 头一次 首次 | 头一回 首次 | 高企 高新技术企业 | 出让金 出让价款 | 营收 营业收入 | 货车 运输车辆 车辆 | 汽车 车辆 | 够格 条件 | 门槛 条件 不低于 | 办完 办结 | 办好 办结 | 多长时间 时限 |
+考核 评估 考评 | 没过 不合格 | 没通过 不合格 |
+最多 不超过 最长 | 最少 不少于 至少 | 一次 每次 | 租期 租赁期限 | 花钱 收费 费用 | 要钱 收费 | 几点 时间
 """
 # word → the policy's words for it ("退 返还 退还": 退 is written 返还 or 退还)
 SYNONYMS: dict[str, tuple[str, ...]] = {

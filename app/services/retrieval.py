@@ -417,6 +417,8 @@ class Retriever:
             missing_topic = missing_topic + [removed]
         if not q.english and (unknown := self._unknown_subject(q)):
             missing_topic = missing_topic + [unknown]
+        if (unmatched := self._level_unmatched(q)) is not None:
+            missing_topic = missing_topic + [unmatched]
         idfs = {t: self.keywords.idf(t) for t in terms}
         ceiling = max(list(idfs.values()) + [1.0])
         total = found = 0.0
@@ -445,6 +447,20 @@ class Retriever:
         missing = [t for t in terms if t.lower() not in haystack]
         return missing, 1 - len(missing) / len(terms)
 
+    def _level_unmatched(self, q: Query) -> str | None:
+        """A programme at a level no policy gives it (国家级创新联合体 where the library has 省级 and
+        苏州市级 ones): no passage names the programme and the level together."""
+        if not q.levels:
+            return None
+        subjects = [w for w in dict.fromkeys(q.topic) if len(w) >= 3
+                    and 0 < len(self.keywords.documents_with(w)) <= RARE_DOCS]
+        for subject in subjects:
+            found = [sl.levels_in(f"{meta.get('title', '')} {meta.get('heading_path', '')} {text}", meta.get("title", ""))
+                     for meta, text in self.keywords.texts_with(subject)]
+            if found and not any(q.levels & named for named in found):
+                return f"{'、'.join(sorted(q.levels))}{subject}"
+        return None
+
     def _unknown_subject(self, q: Query) -> str | None:
         """A benefit asked for a thing the corpus never names (展位费补贴, 建站资助): the nearest
         passages are about something else. The phrase's head (its last two characters, as Chinese
@@ -467,6 +483,10 @@ class Retriever:
             parts = re.split(r"[的之]", phrase[-3:] if len(subject) == 2 else subject)
             if has_subject(subject) and not any(self.keywords.mentions(part[i:i + 2]) for part in parts for i in range(len(part) - 1)):
                 return subject  # 展位费: neither 展位 nor 位费 anywhere (安家费 has 安家: 安家补贴)
+        for title in vocab.honour_subjects(q.question):
+            bare = re.sub(r"^(?:江苏省|苏州市|昆山市|苏州|昆山)", "", sl.strip_levels(title))
+            if len(bare) >= 4 and not self.keywords.mentions(bare):
+                return bare  # 工业设计中心: a title no policy rewards
         for phrase, verbs in [(p, False) for p in vocab.benefit_subjects(q.question)] + \
                 [(p, True) for p in vocab.licence_subjects(q.question)]:
             if (word := self._unknown_modifier(phrase, verbs)) is not None:
@@ -558,6 +578,10 @@ class Retriever:
                 expired_first = self.evidence(q, ranked)
                 if expired_first.sufficient(self.settings) and any(c.expired(today) for c in ranked[:3]):
                     chosen = ranked
+            elif self._dedicated_expired(ranked, today):
+                # 创新联合体要准备什么材料: the programme's own policy (expired, never replaced) is what
+                # the question matches best; a current policy's one clause on it does not answer it.
+                chosen = ranked
             elif any(c.expired(today) for c in ranked[:3]) and \
                     self._topic_weight(q, ranked[:3]) > 1.2 * self._topic_weight(q, current[:3]):
                 # The programme asked about (小升规奖励) exists only in an expired policy: answer
@@ -581,6 +605,12 @@ class Retriever:
             if old is not None and self._title_weight(q, old) > 0 and old.doc_id not in {c.doc_id for c in top}:
                 passed_over = old
         return RetrievalResult(top, evidence, used_expired, passed_over)
+
+    def _dedicated_expired(self, ranked: list[RetrievedChunk], today: dt.date) -> bool:
+        """The two best passages come from one expired policy that no live policy replaces."""
+        head = ranked[:2]
+        return len(head) == 2 and all(c.expired(today) for c in head) and head[0].doc_id == head[1].doc_id \
+            and (self.live is None or self.live.successor(head[0].doc_id) is None)
 
     def _title_weight(self, q: Query, chunk: RetrievedChunk) -> float:
         """IDF weight of the question's content words that the chunk's document title names."""

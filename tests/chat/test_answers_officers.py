@@ -133,3 +133,31 @@ def test_things_to_bring_is_no_place_and_a_q_and_a_pair_is_not_outranked_by_anot
     neighbouring pair about 转移登记 materials."""
     text = body(answered_with(client, "新厂房竣工了，办不动产首次登记要带哪些东西？", "房产测绘成果")["answer"])
     assert "买卖合同" not in text
+
+
+# -- the second 2026-12-02 batch --------------------------------------------------------------------
+
+def test_a_programme_at_a_level_no_policy_gives_it_is_refused_by_name(client):
+    """The library has 省级 and 苏州市级 创新联合体 (and an expired 昆山市级 one), none 国家级."""
+    result = ask(client, "我们牵头的创新联合体要是评上国家级的，昆山能给多少支持？")
+    assert result["grounded"] is False
+    assert "没有关于“国家级创新联合体”的专门规定" in result["answer"], result["answer"]
+    # a bare 市级 in a 昆山 policy is 昆山市级: that question is answered
+    answered_with(client, "昆山市级的关键核心技术攻关项目，一个项目最多资助多少？", "300万元")
+
+
+def test_the_programmes_own_expired_policy_answers_what_only_it_says(client):
+    """创新联合体 is also one clause of a current policy; its materials are in its own, expired one."""
+    result = answered_with(client, "申报昆山市创新联合体要准备什么材料？", "联合协议")
+    assert "已于2025年12月31日到期失效" in body(result["answer"]), result["answer"]
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("公司成立才十個月，可以申報高新技術企業認定嗎？", "满一年"),  # 申报高新…吗 is not 报高…吗
+    ("Is the 扩岗补助 subsidy open all year, or only in a fixed window? Is there a last date for 2026?", "2026年12月15日"),
+    ("办建筑工程施工许可证要不要交钱？", "不收费"),
+    ("施工许可证到期前开不了工要延期，一次最多能延多久？", "每次不超过三个月"),
+    ("想租个标准厂房，租期最少要签几年？", "不少于3年"),
+])
+def test_whether_questions_and_terms_in_the_users_words(client, question, fact):
+    answered_with(client, question, fact)

@@ -272,6 +272,10 @@ class ExtractiveAnswerer:
         asked_by = [self._asked_here(chunk.text, tokens) for chunk in ctx.chunks[:len(pool)]]
         replied = any(asked >= 0.7 for asked in asked_by)
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
+        current_first = bool(ctx.chunks) and not ctx.chunks[0].expired(ctx.today)
+        # 要不要交钱: the sentence about paying (本事项不收费) answers it, not one about the licence.
+        whether = sl.asked_predicate(ctx.query.question) if ctx.query is not None and sl.YESNO in ctx.query.slots[:1] else ""
+        predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))}
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = _heads(chunk)
@@ -305,6 +309,10 @@ class ExtractiveAnswerer:
                 if ctx.query is not None and ctx.query.excluded and \
                         ctx.query.excluded in f"{context} {item_lead} {sentence}".lower():
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
+                if predicate and any(w in sentence for w in predicate):
+                    score *= 2.5
+                if current_first and chunk.expired(ctx.today):
+                    score *= 0.5  # a current policy saying the same outranks an expired one found beside it
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
                     score *= 1.6  # the year the user named (2021年的措施) outranks likeness
                 if ctx.query is not None and ctx.query.slots[:2] == [sl.YESNO, sl.CONDITIONS] and \
@@ -607,8 +615,11 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
     if top.opens_document:
         return True
     first = [c for c in ctx.chunks[:5] if c.doc_id == top.doc_id]
+    sections = len({c.sections[0] for c in first if c.sections})
+    if sl.asks(sl.CLASSES, ctx.query.question) and sections >= 3:
+        return True  # 一共有哪几类奖励: the policy's articles are its classes (总部认定奖励, 增资扩产奖励…)
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
-        len({c.sections[0] for c in first if c.sections}) >= 3
+        sections >= 3
 
 
 def _is_q_and_a(chunk) -> bool:
