@@ -70,6 +70,16 @@ def test_homophone_typos_become_the_library_word_only_beside_the_question_topic(
     assert fix("專精特新怎麼申報", known, together) == "專精特新怎麼申報"  # traditional script is no typo
 
 
+def test_a_typo_jieba_cut_apart_is_corrected_across_its_pieces():
+    from zhtext.typos import Homophones
+
+    library = {"智改数转": {"奖补", "材料"}, "奖补": {"智改数转"}}
+    known = lambda piece: any(piece in w or any(piece in o for o in others) for w, others in library.items())
+    together = lambda word, others: bool(library.get(word, set()) & set(others))
+    fix = Homophones(library).correct
+    assert fix("智改数专的奖补怎么申报", known, together) == "智改数转的奖补怎么申报"  # 智 / 改数 / 专
+
+
 def test_another_everyday_word_wins_over_a_longer_dictionary_word():
     assert words("除了申报书和营业执照，还要另外交啥？")[1:3] == ["申报书", "和"]
     assert "外交" not in words("还要另外交啥？")

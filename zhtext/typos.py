@@ -69,6 +69,21 @@ class Homophones:
                 else:
                     continue
                 break
+        # jieba may also have cut the typo apart (智改数专 → 智 / 改数 / 专): try runs of
+        # neighbouring words, three characters or more.
+        pieces = list(words(plain))
+        for i in range(len(pieces)):
+            span = ""
+            for j in range(i, len(pieces)):
+                span += pieces[j]
+                if len(span) > MAX_LEN or not _HAN.match(span):
+                    break
+                if j == i or len(span) < 3 or span in fixes or known(span) or span in dictionary:
+                    continue
+                better = self.suggest(span)
+                if better and together(better, context):
+                    fixes[span] = better
+                    break
         if not fixes:
             return text
         for piece, better in fixes.items():

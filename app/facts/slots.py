@@ -29,7 +29,7 @@ SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIO
 # -- what a question asks ------------------------------------------------------------------------
 
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
-    (WINDOW, re.compile(r"什么时候|何时|随时|几点|开门|关门|营业时间|办公时间|上班时间|工作时间|last date|closing date|any ?time|all year|fixed window|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
+    (WINDOW, re.compile(r"什么时候|何时|随时|几点|赶上|赶得上|赶不上|开门|关门|营业时间|办公时间|上班时间|工作时间|last date|closing date|any ?time|all year|fixed window|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
     (DURATION, re.compile(r"how long|how many (?:working |business )?(?:days|weeks|months|years)|how (?:quickly|soon)|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
@@ -42,9 +42,9 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
                            r"(?:怎么|如何|怎样)(?:发|拨|兑现|到账)|"
                            r"(?:怎么|如何|怎样)(?:才能)?(?:申|办|报|领|退|返还|提交|操作|处理|认定|备案|登记|兑现|走)", re.I)),
     (COMPARISON, re.compile(r"区别|不同|差别|哪个(?:多|高|好)|比较|相比|和.{1,12}(?:一样|相同)吗")),
-    (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|哪[两三四五六七八九十\d]{1,2}\s*[个项类种条件大]|分别是|"
+    (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|(?:问|办|咨询|提供)些?什么(?:内容|事|服务|业务)|哪[两三四五六七八九十\d]{1,2}\s*[个项类种条件大]|分别是|"
                       r"what (?:are|subsidies)", re.I)),
-    (CONSEQUENCE, re.compile(r"会怎么样|会怎样|会如何|(?:什么|有何|哪些)后果|后果是|(?:怎么|如何|怎样|会被)处罚|什么处罚|会被(?:怎么|怎样|如何)|"
+    (CONSEQUENCE, re.compile(r"会怎么样|会怎样|会如何|(?:什么|有何|哪些)后果|后果是|(?:怎么|如何|怎样|会被)处罚|什么处罚|会(?:怎么|如何|怎样)处理|会被(?:怎么|怎样|如何)|"
                              r"罚多少|会不会被(?:罚|处罚|追回|取消)")),
     (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
@@ -81,6 +81,9 @@ def asked_slots(question: str) -> list[str]:
     if PROCEDURE in found and found[0] != PROCEDURE and re.search(r"(?:怎么|如何|怎样)(?:申请|办理?|报|申报).{0,12}还是", question):
         # 怎么申请，是上网填表还是去窗口交材料: the way is asked; 窗口 and 材料 are the options offered.
         found = [PROCEDURE] + [x for x in found if x != PROCEDURE]
+    if PROCEDURE in found and MATERIALS in found and re.search(r"从[^，,。？?]{1,8}到", question):
+        # 从交材料到拨款，流程是咋走的: the steps between, not the papers.
+        found = [PROCEDURE] + [x for x in found if x not in (PROCEDURE, MATERIALS)]
     if CONSEQUENCE in found:
         # 会有什么后果 asks what happens, not for a list; 会不会被罚 is not a plain yes or no.
         found = [CONSEQUENCE] + [x for x in found if x not in (CONSEQUENCE, LIST, YESNO)]
@@ -198,9 +201,19 @@ def states_threshold(sentence: str) -> bool:
 _WHETHER = re.compile(r"(?:要不要|用不用|需不需要|能不能|可不可以|会不会|是否(?:需要|要|可以|能)?|有没有)([\u4e00-\u9fff]{1,4})")
 
 
+# 保证金怎么扣: a deduction, refund or stop is asked for by its verb, whatever the slot.
+_ACTION = re.compile(r"(?:怎么|如何|怎样|会不会|会|要|能|时候)(扣|罚|追回|收回|退|停)")
+
+
 def asked_predicate(question: str) -> str:
     """What a yes-or-no question asks about (要不要交钱 → 交钱, 能不能网上办 → 网上办)."""
     m = _WHETHER.search(question)
+    return m.group(1) if m else ""
+
+
+def asked_action(question: str) -> str:
+    """The deduction, refund or stop a question asks how it happens (剩下的怎么扣 → 扣)."""
+    m = _ACTION.search(question)
     return m.group(1) if m else ""
 
 
@@ -214,7 +227,7 @@ HEADING_WORDS = {
     MATERIALS: re.compile(r"材料|资料|清单"),
     WINDOW: re.compile(r"时间|期限|安排"),
     DEPARTMENT: re.compile(r"受理|部门|地点|窗口|联系|渠道"),
-    PROCEDURE: re.compile(r"流程|程序|步骤|方式|办理(?!时限|时间|地点|部门|渠道)"),
+    PROCEDURE: re.compile(r"流程|程序|步骤|方式|办理(?!时限|时间|地点|部门|渠道|内容|事项|范围)"),
     AMOUNT: re.compile(r"标准|金额|奖励|补贴|资助|支持"),
     DURATION: re.compile(r"时限|期限|时间"),
 }
@@ -247,9 +260,9 @@ def sentence_slots(sentence: str) -> set[str]:
 
 LEVELS = {
     "国家级": re.compile(r"国家级|国家(?:级|重点)|国家高新|全国"),
-    "省级": re.compile(r"省级|江苏省(?!.{0,2}苏州)|(?<![市区县])省(?:重点|专精特新|认定|科技|首台|工程|企业|示范|领军|双创)"),
+    "省级": re.compile(r"省级|江苏省(?!.{0,2}苏州)|(?<![市区县])省(?:重点|专精特新|认定|科技|技术|首台|工程|企业|示范|领军|双创|里)"),
     "苏州市级": re.compile(r"苏州市级|苏州市(?!.{0,3}昆山)|苏州(?:市)?(?:认定|级)"),
-    "昆山市级": re.compile(r"昆山市级|昆山级|县级"),
+    "昆山市级": re.compile(r"昆山市级|昆山级|县级|昆山(?:本级|本地)"),
     "区级": re.compile(r"区级|区镇级|园区级|镇级"),
 }
 

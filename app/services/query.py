@@ -46,6 +46,8 @@ _FOLLOW_MARK = re.compile(
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|"
     r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励")
 
+_OWN_DOCUMENT = re.compile(r"《[^》]{4,}》|^(?:换个问题|换个话题|另一个问题|问个别的)")
+
 SLOT_PHRASE = {
     sl.AMOUNT: "多少", sl.RATIO: "比例", sl.WINDOW: "什么时候申报", sl.DURATION: "多久",
     sl.MATERIALS: "需要什么材料", sl.DEPARTMENT: "向哪个部门提交", sl.CONDITIONS: "申请条件",
@@ -223,14 +225,22 @@ def analyse(question: str, *, standalone: str | None = None, follow_up: bool = F
 _EXCEPT = re.compile(r"除了?([^，,。？?]{2,12}?)(?:以外|之外|外)?[，,]?(?:还|另外|其他|别的)")
 
 
+# 别跟姑苏领军的安家补贴搞混 / 不是苏州那个一千万的: what the user says the answer is not.
+_NOT_THIS = re.compile(r"(?:别|不要|不能)(?:跟|和|与)([^，,。？?]{2,16}?)(?:搞混|混淆|弄混|混为一谈|混了)|"
+                       r"不是(?:问)?([^，,。？?]{2,10}?)(?:那个|那笔|那项|那一项)")
+
+
 def excluded(question: str) -> str:
-    """What a 除了…还有… question sets aside: 除了增量奖励还有别的奖吗 → 增量奖励."""
-    match = _EXCEPT.search(question)
-    return match.group(1) if match else ""
+    """What a 除了…还有… question sets aside (除了增量奖励还有别的奖吗 → 增量奖励), or what it says the
+    answer is not (别跟姑苏领军的安家补贴搞混 → 姑苏领军的安家补贴)."""
+    match = _EXCEPT.search(question) or _NOT_THIS.search(question)
+    return next((g for g in match.groups() if g), "") if match else ""
 
 
 def is_follow_up(question: str) -> bool:
     """Does the question lean on the previous turn (那…呢, 这项, or no topic of its own)?"""
+    if _OWN_DOCUMENT.search(question):
+        return False  # 换个问题，按《…管理办法》，剩下那部分…: it names its own policy
     if _FOLLOW_MARK.search(question):
         return True
     return not has_subject(normalize(question))

@@ -27,8 +27,10 @@ def test_a_benefit_or_licence_named_by_a_word_the_library_never_uses_is_refused_
 @pytest.mark.parametrize("question, reason", [
     ("上个月交了保证金返还申请，帮我们看看钱退了没有？", "account_status"),
     ("我自己在昆山买了套二手房，过户要带什么？", "personal"),
+    ("我们上周打12345反映的用电问题，受理编号也给了，帮我查下现在办到哪一步了？", "account_status"),
+    ("标准厂房租金补贴按面积算，租赁合同上的面积能不能多写一点，反正区镇也不会去量？", "cheating"),
 ])
-def test_a_refund_lookup_and_a_private_house_sale_are_not_policy_questions(client, question, reason):
+def test_lookups_private_matters_and_padded_figures_are_not_policy_questions(client, question, reason):
     result = ask(client, question)
     assert result["grounded"] is False
     assert stored_messages(client, result["conversation_id"])[-1].refusal_reason == reason
@@ -161,3 +163,48 @@ def test_the_programmes_own_expired_policy_answers_what_only_it_says(client):
 ])
 def test_whether_questions_and_terms_in_the_users_words(client, question, fact):
     answered_with(client, question, fact)
+
+
+@pytest.mark.parametrize("question, fact", [
+    # a typo jieba cut into pieces (智 / 改数 / 专); 从交材料到拨款 asks for the steps in between
+    ("智改数专的奖补从交材料到拨款，流程是咋走的？", "区镇经济发展部门"),
+    # the policy's 五、办理流程, not its outline or its 二、办理内容
+    ("网上开公司走“一网通办”，具体怎么操作，分哪几步？", "实名认证和电子签名"),
+    # 名字 is how people say 名称: no unknown subject
+    ("公司名字登记好了现在想改名，手续怎么走？", "名称变更登记"),
+    # the quoted title chose the document; 没达标 and 怎么扣 choose the clause
+    ("按《昆山市工业用地履约保证金管理办法》，达产复核时亩均税收没达标，剩下那部分保证金怎么扣？", "按未达标比例扣减"),
+    ("顺便问下，昆山惠企政策“免申即享”，要是有企业提供虚假信息骗补贴，会怎么处理？", "追回资金"),
+    ("政务服务中心周六预约办的话，一般几点到几点能去？", "9:00"),
+])
+def test_procedures_and_clauses_asked_in_the_users_words(client, question, fact):
+    answered_with(client, question, fact)
+
+
+def test_a_title_no_policy_rewards_is_refused_by_name(client):
+    result = ask(client, "公司评上了苏州市级工业设计中心，昆山这边能奖多少？")
+    assert result["grounded"] is False and "没有关于“工业设计中心”的专门规定" in result["answer"], result["answer"]
+    # a title the library does reward, with its level in between (国家重点小巨人, 江苏省的专精特新中小企业)
+    answered_with(client, "我们不是国家级小巨人，是去年评上的江苏省专精特新中小企业，昆山这边奖多少？", "20万元")
+
+
+def test_what_can_we_ask_lists_the_items_of_the_section_that_says_so(client):
+    """Four of the best passages are items of 二、可以咨询的内容: that section is the list."""
+    result = answered_with(client, "政务AI云客服都能问些什么内容？", "办事指引")
+    assert "进度查询" in body(result["answer"]) and "政策咨询" in body(result["answer"]), result["answer"]
+
+
+def test_can_we_still_make_it_is_answered_by_the_window():
+    """能赶上…吗 asks about the application window."""
+    from app.facts import slots
+
+    assert slots.asked_slots("我们今年8月份才拿到认定，能赶上今年9月那批奖励申报吗？")[0] == slots.WINDOW
+
+
+def test_what_the_user_sets_aside_and_a_named_policy_after_another_topic():
+    from app.services.query import excluded, is_follow_up
+
+    assert excluded("买首套房补贴最多多少？别跟姑苏领军的安家补贴搞混") == "姑苏领军的安家补贴"
+    assert excluded("除了申报书和营业执照，还要另外交啥？") == "申报书和营业执照"
+    # 剩下那部分 would lean on the last turn, but the question names its own policy
+    assert not is_follow_up("换个问题，按《昆山市工业用地履约保证金管理办法》，剩下那部分保证金怎么扣？")

@@ -35,6 +35,10 @@ _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
+_QUOTED = re.compile(r"《[^》]*》")
+_BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)")
+
+
 @dataclass
 class _Sentence:
     chunk_rank: int
@@ -122,7 +126,7 @@ _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 _PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
                       r"^(?:附注|说明|注|备注)[:：]|请以官方(?:发布|公布)[^。]*为准|"
                       r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$|"
-                      r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确)如下[。：:]?$")
+                      r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确|公布|告知|汇总|通知)如下[。：:]?$")
 
 
 class ExtractiveAnswerer:
@@ -147,8 +151,13 @@ class ExtractiveAnswerer:
         token_lists = (q.tokens, q.own_tokens) if q is not None else (tokenize(ctx.standalone), tokenize(ctx.question))
         # In a follow-up the earlier question's words only say which policy: what is new is asked.
         inherited = 0.5 if q is not None and q.follow_up else 1.0
+        # 按《…履约保证金管理办法》，…怎么扣: the quoted title chose the document; the rest says which clause.
+        quoted = "".join(_QUOTED.findall(q.question)) if q is not None else ""
+        rest = _QUOTED.sub("", q.question) if quoted else ""
         for weight, tokens in zip((inherited, 2.0), token_lists):
             for t in tokens:
+                if quoted and t in quoted and t not in rest:
+                    continue
                 for word in self._known(t):
                     idf = self._idf(word) or 1.0
                     if len(word) == 1 or word in PHRASING:
@@ -164,6 +173,8 @@ class ExtractiveAnswerer:
         two-character words that the corpus has."""
         if len(token) == 2 and token[0] in "要能可会该得想" and not self._idf(token) and synonyms(token[1]):
             return [token[1]]  # 要交, 能退: the verb is what the policy words
+        if len(token) == 2 and not self._idf(token) and not synonyms(token) and synonyms(token[0]):
+            return [token[0]]  # 问些 (什么内容): the verb, which the policy words 咨询
         if len(token) < 3 or self._idf(token) or synonyms(token):
             return [token]
         parts = [token[i:i + 2] for i in range(len(token) - 1)]
@@ -264,8 +275,11 @@ class ExtractiveAnswerer:
         slot = ctx.query.slots[0] if ctx.query is not None and ctx.query.slots else None
         # 怎么办理 / 要什么材料 / 什么条件: when some passage sits under a heading that names it
         # (二、办理流程), a passage under another heading (五、注意事项) is not the answer.
+        # (Only the leading policies' headings count: another policy's 办理流程 does not make the
+        # asked policy's own 申报时间和受理部门 clause a wrong answer.)
+        leading = {c.doc_id for c in ctx.chunks[:2]}
         headed = {rank for rank, chunk in enumerate(ctx.chunks[:len(pool)])
-                  if slot in _LIST_SLOTS and not _is_q_and_a(chunk)
+                  if slot in _LIST_SLOTS and not _is_q_and_a(chunk) and chunk.doc_id in leading
                   and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
         # a Q&A pair asking the question (问：高企到期了怎么办？) is answered by its reply, not by steps
@@ -273,9 +287,24 @@ class ExtractiveAnswerer:
         replied = any(asked >= 0.7 for asked in asked_by)
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         current_first = bool(ctx.chunks) and not ctx.chunks[0].expired(ctx.today)
+        head = sl.asked_head(ctx.query.question) if wants_items else ""
+        set_aside = _set_aside(ctx.query)
+        # 都能问些什么内容: when several of the best passages are items of one section (二、可以咨询的内容),
+        # that section is the list asked for.
+        parents: dict[tuple[str, str], int] = {}
+        if wants_items:
+            for chunk in ctx.chunks[:5]:
+                # (a section whose own heading says what is asked, beyond the policy's title: 可以咨询的内容)
+                title = chunk.meta.get("title", "")
+                if len(chunk.sections) >= 2 and ((head and head in chunk.sections[0]) or any(
+                        len(t) >= 2 and t in chunk.sections[0] and t not in title for t in terms)):
+                    key = (chunk.doc_id, chunk.sections[0])
+                    parents[key] = parents.get(key, 0) + 1
         # 要不要交钱: the sentence about paying (本事项不收费) answers it, not one about the licence.
         whether = sl.asked_predicate(ctx.query.question) if ctx.query is not None and sl.YESNO in ctx.query.slots[:1] else ""
         predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))}
+        if ctx.query is not None and (action := sl.asked_action(ctx.query.question)):
+            predicate |= {w for w in synonyms(action) if len(w) >= 2}
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = _heads(chunk)
@@ -294,8 +323,9 @@ class ExtractiveAnswerer:
                 score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
-                    # (papers are listed in a policy's 申报材料 alone; another policy may list them elsewhere)
-                    score *= 0.2 if slot == sl.MATERIALS and chunk.doc_id in headed_docs else 0.4
+                    # (papers and steps are listed in a policy's 申报材料 / 办理流程 alone; another policy
+                    # may list them elsewhere)
+                    score *= 0.2 if slot in (sl.MATERIALS, sl.PROCEDURE) and chunk.doc_id in headed_docs else 0.4
                 if slot == sl.PROCEDURE and chunk.doc_id == ctx.chunks[0].doc_id and sl.step_count(sentence) >= 3 \
                         and not replied:
                     score *= 3.0  # 走哪些程序: 初审→专家评审→现场核查→公示→拨付 need not name the programme
@@ -306,9 +336,13 @@ class ExtractiveAnswerer:
                     score *= 0.5  # 哪些事项: the items, not what the programme is or aims at
                 if asked >= 0.7:
                     score *= 1 + asked  # a Q&A pair that asks what the user asks: its reply answers it
-                if ctx.query is not None and ctx.query.excluded and \
-                        ctx.query.excluded in f"{context} {item_lead} {sentence}".lower():
+                if set_aside and any(w in f"{context} {item_lead} {sentence}".lower() for w in set_aside):
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
+                if head and chunk.sections and head in chunk.sections[0]:
+                    score *= 2.5  # 有哪几种服务方式: the items under 二、服务方式
+                if wants_items and len(chunk.sections) >= 2 and \
+                        (shared := parents.get((chunk.doc_id, chunk.sections[0]), 0)) >= 3:
+                    score *= 1 + 0.5 * (shared - 1)
                 if predicate and any(w in sentence for w in predicate):
                     score *= 2.5
                 if current_first and chunk.expired(ctx.today):
@@ -594,6 +628,18 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
     return out.rstrip("，,；;。") + "。"
 
 
+def _set_aside(q) -> list[str]:
+    """The words that mark what the user set aside: the whole phrase (增量奖励), or those of its words
+    the rest of the question does not use (姑苏, 领军, 安家 of 别跟姑苏领军的安家补贴搞混)."""
+    if q is None or not q.excluded:
+        return []
+    if re.search(r"除", q.question):
+        return [q.excluded.lower()]  # 除了申报书和营业执照: the rest of the list is the answer
+    rest = q.question.replace(q.excluded, "")
+    own = [t for t in tokenize(q.excluded) if len(t) >= 2 and t not in rest and not re.search(r"\d", t)]
+    return [q.excluded.lower(), *own]
+
+
 def _heads(chunk) -> str:
     """A chunk's short headings (the ones that name a topic, not a whole sentence)."""
     return " ".join(p for p in chunk.meta.get("heading_path", "").split(" > ") if len(p) <= 24)
@@ -612,11 +658,16 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
     """A list question whose best passage opens its document (…主要内容整理如下), or whose top
     passages are the document's opening and three or more of its sections (六个一 有哪几项)."""
     top = ctx.chunks[best.chunk_rank]
+    first = [c for c in ctx.chunks[:5] if c.doc_id == top.doc_id]
+    slot = ctx.query.slots[0]
+    if slot in _LIST_SLOTS and any(sl.heading_states(_heads(c), slot) for c in first):
+        return False  # 怎么操作，分哪几步: the policy's 五、办理流程, not its outline
+    if (head := sl.asked_head(ctx.query.question)) and any(c.sections and head in c.sections[0] for c in first):
+        return False  # 有哪几种服务方式: the section 二、服务方式 lists them
     if top.opens_document:
         return True
-    first = [c for c in ctx.chunks[:5] if c.doc_id == top.doc_id]
     sections = len({c.sections[0] for c in first if c.sections})
-    if sl.asks(sl.CLASSES, ctx.query.question) and sections >= 3:
+    if _BENEFIT_KINDS.search(ctx.query.question) and sections >= 3:
         return True  # 一共有哪几类奖励: the policy's articles are its classes (总部认定奖励, 增资扩产奖励…)
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
         sections >= 3
