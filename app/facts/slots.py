@@ -33,7 +33,7 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (DURATION, re.compile(r"how long|how many (?:working |business )?(?:days|weeks|months|years)|how (?:quickly|soon)|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
-    (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
+    (DEPARTMENT, re.compile(r"哪里|在哪|哪个部门|什么部门|哪个(?:局|委|办|单位|科室)|归谁管|谁管|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
     (MATERIALS, re.compile(r"(?<!把)材料(?!造假|作假|虚假|不实|弄虚|递|交上|交了|报上|送|都?准备好|提交(?:后|以后|了))|资料|要带|需要带|准备什么|提交什么|交什么|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
@@ -127,7 +127,8 @@ _STATES: dict[str, re.Pattern[str]] = {
                           r"(?:证明|营业执照|报告|合同|发票|身份证|章程|证书)"),
     DEPARTMENT: re.compile(
         r"向.{1,24}(?:提交|申请|申报|报送)|(?:提交|报送|报)至.{1,20}|受理部门|窗口|驿站|服务中心|热线|12345|"
-        r"(?:局|委|办|中心|部门)(?:受理|审核|负责|牵头)|负责解释|网上办理|一网通办|登录|平台|电话"),
+        r"(?:局|委|办|中心|部门)(?:受理|审核|负责|牵头)|负责解释|网上办理|一网通办|登录|电话|"
+        r"平台(?:上)?(?:申报|提交|办理|申请|填报|预约|受理)|(?:通过|在).{0,16}平台(?:上)?(?:申报|提交|办理|申请|填报|预约)"),
     CONDITIONS: re.compile(r"须|应当|符合|条件|满足|具备|不得|以上|以下|不低于|不超过|达到|首次|经认定|注册|依法登记"),
     PROCEDURE: re.compile(r"流程|步骤|审核|初审|复核|公示|拨付|提交|申请|办理|受理|登录|领取|核查|审批|先.{1,10}再"),
 }
@@ -198,7 +199,8 @@ def states_threshold(sentence: str) -> bool:
     return bool(_THRESHOLD.search(sentence))
 
 
-_WHETHER = re.compile(r"(?:要不要|用不用|需不需要|能不能|可不可以|会不会|是否(?:需要|要|可以|能)?|有没有)([\u4e00-\u9fff]{1,4})")
+_WHETHER = re.compile(r"(?:要不要|用不用|需不需要|能不能|可不可以|会不会|是否(?:需要|要|可以|能)?|有没有)([\u4e00-\u9fff]{1,4})|"
+                      r"(?:能|可以|可否)(?:马上|立刻|直接|再|同时|一起)?([\u4e00-\u9fff]{1,3}?)(?:吗|么)[？?]?$")
 
 
 # 保证金怎么扣: a deduction, refund or stop is asked for by its verb, whatever the slot.
@@ -208,7 +210,7 @@ _ACTION = re.compile(r"(?:怎么|如何|怎样|会不会|会|要|能|时候)(扣
 def asked_predicate(question: str) -> str:
     """What a yes-or-no question asks about (要不要交钱 → 交钱, 能不能网上办 → 网上办)."""
     m = _WHETHER.search(question)
-    return m.group(1) if m else ""
+    return next((g for g in m.groups() if g), "") if m else ""
 
 
 def asked_action(question: str) -> str:

@@ -26,6 +26,7 @@ from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
 from zhtext.docnumbers import find_doc_number_anywhere
+from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
 from zhtext.validity import in_force
 
@@ -90,6 +91,7 @@ class RetrievedChunk:
         "…主要内容整理如下"."""
         return not self.sections and split_chunk_id(self.id)[1] is not None
 
+_EDITOR_NOTE = re.compile(r"(?:^|\n)\s*>?\s*(?:说明|备注|附注)[:：]")  # the editor's note that ends a sample text
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 
 
@@ -364,20 +366,29 @@ class Retriever:
         article that does (五、申报时间和受理部门): that article comes along, second (the answer step
         reads the first few passages)."""
         slot = asked[0]
+        # (sentence by sentence: 自2026年1月1日起施行 is no window, though the editor's note beside it
+        # mentions 申报时间)
         if any(slot in self._sentence_slots(c) and not sl.headed_elsewhere(" ".join(c.sections), asked)
+               and any(slot in sl.sentence_slots(s) for s in zh_sentences(_EDITOR_NOTE.split(c.text)[0]))
                for c in chunks if c.doc_id == chunks[0].doc_id):
             return chunks  # (20% in 一、返还条件 is a condition, not the 返还比例 asked)
         prefix, _ = split_chunk_id(chunks[0].id)
         have = {c.id for c in chunks}
+        plain = None  # an article without a heading (第八条 申报时间为每年…) whose own words state it
         for i in range(limit):
             mate = self._entry(prefix, i, chunks[-1].fused)
             if mate is None:
                 break
+            if mate.id in have or slot not in self._sentence_slots(mate):
+                continue
             # (a ratio sits under the headings of an amount: 二、返还标准)
-            if mate.id not in have and slot in self._sentence_slots(mate) and \
-                    sl.heading_states(" ".join(mate.sections), sl.AMOUNT if slot == sl.RATIO else slot):
+            if sl.heading_states(" ".join(mate.sections), sl.AMOUNT if slot == sl.RATIO else slot):
                 return [chunks[0], mate, *chunks[1:]]
-        return chunks
+            if plain is None and slot in (sl.WINDOW, sl.DEPARTMENT) and \
+                    all(CLAUSE_MARK.match(s) for s in mate.sections) and \
+                    any(slot in sl.sentence_slots(s) for s in zh_sentences(_EDITOR_NOTE.split(mate.text)[0])):
+                plain = mate
+        return [chunks[0], plain, *chunks[1:]] if plain is not None else chunks
 
     def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float) -> list[RetrievedChunk]:
         """When a document's opening passage is among the best (六个一 …整理如下), the list asked

@@ -170,6 +170,12 @@ def test_the_programmes_own_expired_policy_answers_what_only_it_says(client):
     ("按《昆山市工业用地履约保证金管理办法》，达产复核时亩均税收没达标，剩下那部分保证金怎么扣？", "按未达标比例扣减"),
     ("顺便问下，昆山惠企政策“免申即享”，要是有企业提供虚假信息骗补贴，会怎么处理？", "追回资金"),
     ("政务服务中心周六预约办的话，一般几点到几点能去？", "9:00"),
+    # who reviews, not who interprets; 哪个局 asks for a department; a 第X条 policy's own window
+    ("专精特新奖励谁负责审核？", "昆山市工业和信息化局审核"),
+    ("智改数转奖补是哪个局在管？", "区镇经济发展部门"),
+    ("科技型中小企业房租补贴啥时候报？", "11月15日至12月15日"),
+    ("标准厂房买了以后能马上转卖吗？", "5年内不得再次转让"),
+    ("高企奖励和研发投入奖补能同时拿吗？", "就高不重复"),
 ])
 def test_whether_questions_procedures_and_clauses_asked_in_the_users_words(client, question, fact):
     answered_with(client, question, fact)
@@ -202,3 +208,10 @@ def test_what_the_user_sets_aside_and_a_named_policy_after_another_topic():
     assert excluded("除了申报书和营业执照，还要另外交啥？") == "申报书和营业执照"
     # 剩下那部分 would lean on the last turn, but the question names its own policy
     assert not is_follow_up("换个问题，按《昆山市工业用地履约保证金管理办法》，剩下那部分保证金怎么扣？")
+
+
+def test_another_degree_narrows_the_last_question_instead_of_starting_a_new_one(client):
+    """那博士呢 after 购房补贴硕士能拿多少: the 购房 amount for 博士, not the rent rule that names 博士 and 硕士."""
+    first = answered_with(client, "人才购房补贴硕士能拿多少？", "5万元")
+    text = body(ask(client, "那博士呢？", first["conversation_id"])["answer"])
+    assert "20万元" in text and "每月" not in text, text

@@ -36,6 +36,7 @@ _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole
 
 
 _QUOTED = re.compile(r"《[^》]*》")
+_INTERPRETS = re.compile(r"负责解释|解释权")
 _BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)")
 
 
@@ -206,13 +207,18 @@ class ExtractiveAnswerer:
         return out
 
     def _score(self, sentence: str, context: str, terms: dict[str, float], pairs: list[tuple[str, str]], q,
-               chunk_rank: int) -> float:
+               chunk_rank: int, home: bool = False) -> float:
         # A benefit the clause is about people *without* (未享受购房补贴的…租房补贴) is not its subject.
         low = _NEGATED.sub("", sentence.lower())
         if _PURPOSE.match(sentence):
             return 0.0
         overlap = sum(w for t, w in terms.items() if t in low)
         overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
+        if overlap == 0 and home and terms and q is not None and q.slots and q.slots[0] in sl.FACT_SLOTS and \
+                q.slots[0] in sl.sentence_slots(sentence):
+            # 智改数转奖补是哪个局在管: the best policy's 受理部门 sentence names none of the question's
+            # words (the document was chosen by them); what it states is what is asked.
+            overlap = 0.5 * max(terms.values())
         if overlap == 0:
             return 0.0
         # Two of the question's words side by side in the sentence (付款比例, 再次转让) say more
@@ -255,7 +261,8 @@ class ExtractiveAnswerer:
         if asked_degrees:
             # 博士能拿多少: the clause for 博士 (D类人才（博士研究生…）20万元), not one for nobody in particular.
             named = set(_DEGREE.findall(sentence))
-            score *= 2.0 if named & asked_degrees else 0.4 if named else 0.7
+            # (a clause for every degree — 博士每月2000元，硕士每月1000元 — is less the one asked)
+            score *= (2.0 if named <= asked_degrees else 1.5) if named & asked_degrees else 0.4 if named else 0.7
         if q is not None and q.levels:
             named = sl.levels(sentence)
             if named & q.levels:
@@ -320,7 +327,8 @@ class ExtractiveAnswerer:
                 sentence = tidy(sentence)
                 if len(sentence) < 4:
                     continue
-                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank)
+                score = self._score(sentence, f"{context} {item_lead.lower()}", terms, pairs, ctx.query, rank,
+                                    home=chunk.doc_id == ctx.chunks[0].doc_id)
                 score *= 1 + 0.5 * min(topic_hits, 2)
                 if headed and rank not in headed:
                     # (papers and steps are listed in a policy's 申报材料 / 办理流程 alone; another policy
@@ -343,6 +351,8 @@ class ExtractiveAnswerer:
                 if wants_items and len(chunk.sections) >= 2 and \
                         (shared := parents.get((chunk.doc_id, chunk.sections[0]), 0)) >= 3:
                     score *= 1 + 0.5 * (shared - 1)
+                if slot == sl.DEPARTMENT and _INTERPRETS.search(sentence) and "解释" not in ctx.query.question:
+                    score *= 0.4  # 谁负责审核: who reviews, not who interprets the text (本办法由…负责解释)
                 if predicate and any(w in sentence for w in predicate):
                     score *= 2.5
                 if current_first and chunk.expired(ctx.today):
