@@ -197,6 +197,19 @@ class Query:
         return sl.single_fact(self.slots)
 
     @property
+    def set_aside(self) -> list[str]:
+        """The words that mark what the user set aside: the whole phrase (增量奖励), or, for what the
+        answer is said not to be, those of its words the rest of the question does not use (姑苏, 领军,
+        安家 of 别跟姑苏领军的安家补贴搞混)."""
+        if not self.excluded:
+            return []
+        if "除" in self.question:
+            return [self.excluded.lower()]  # 除了申报书和营业执照: the rest of the list is the answer
+        rest = self.question.replace(self.excluded, "")
+        own = [t for t in tokenize(self.excluded) if len(t) >= 2 and t not in rest and not re.search(r"\d", t)]
+        return [self.excluded.lower(), *own]
+
+    @property
     def wants_list(self) -> bool:
         """A list, the materials, the conditions or the steps: answered by a whole article."""
         return bool(self.slots) and not self.single_fact and (

@@ -226,9 +226,13 @@ class Retriever:
             for chunk in chunks:
                 if chunk.doc_id not in naming:
                     chunk.fused *= 1 - s.retrieval_entity_boost
+        aside = q.set_aside
         for chunk in chunks:
             text = f"{chunk.meta.get('heading_path', '')} {chunk.text}"
             factor = 1.0
+            if aside and any(w in f"{chunk.meta.get('title', '')} {chunk.meta.get('heading_path', '')}".lower()
+                             for w in aside):
+                factor *= 1 - s.retrieval_entity_boost  # 别跟姑苏领军的安家补贴搞混: not that policy
             if q.levels:
                 named = sl.levels(text)
                 if named & q.levels:

@@ -176,6 +176,8 @@ def test_the_programmes_own_expired_policy_answers_what_only_it_says(client):
     ("科技型中小企业房租补贴啥时候报？", "11月15日至12月15日"),
     ("标准厂房买了以后能马上转卖吗？", "5年内不得再次转让"),
     ("高企奖励和研发投入奖补能同时拿吗？", "就高不重复"),
+    # what the user says the answer is not (别跟…搞混) ranks that policy lower
+    ("我们引进了一个A类人才，在昆山买首套房补贴最多多少？别跟姑苏领军的安家补贴搞混", "A类人才最高300万元"),
 ])
 def test_whether_questions_procedures_and_clauses_asked_in_the_users_words(client, question, fact):
     answered_with(client, question, fact)

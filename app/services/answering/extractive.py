@@ -295,7 +295,7 @@ class ExtractiveAnswerer:
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         current_first = bool(ctx.chunks) and not ctx.chunks[0].expired(ctx.today)
         head = sl.asked_head(ctx.query.question) if wants_items else ""
-        set_aside = _set_aside(ctx.query)
+        set_aside = ctx.query.set_aside if ctx.query is not None else []
         # 都能问些什么内容: when several of the best passages are items of one section (二、可以咨询的内容),
         # that section is the list asked for.
         parents: dict[tuple[str, str], int] = {}
@@ -636,18 +636,6 @@ def trim_clauses(sentence: str, slot: str, limit: int, levels: set[str] | None =
     if first > 0 and len(clauses[0]) + len(out) <= limit:
         out = clauses[0] + ("…" if first > 1 else "") + out
     return out.rstrip("，,；;。") + "。"
-
-
-def _set_aside(q) -> list[str]:
-    """The words that mark what the user set aside: the whole phrase (增量奖励), or those of its words
-    the rest of the question does not use (姑苏, 领军, 安家 of 别跟姑苏领军的安家补贴搞混)."""
-    if q is None or not q.excluded:
-        return []
-    if re.search(r"除", q.question):
-        return [q.excluded.lower()]  # 除了申报书和营业执照: the rest of the list is the answer
-    rest = q.question.replace(q.excluded, "")
-    own = [t for t in tokenize(q.excluded) if len(t) >= 2 and t not in rest and not re.search(r"\d", t)]
-    return [q.excluded.lower(), *own]
 
 
 def _heads(chunk) -> str:
