@@ -199,7 +199,8 @@ def states_threshold(sentence: str) -> bool:
     return bool(_THRESHOLD.search(sentence))
 
 
-_WHETHER = re.compile(r"(?:要不要|用不用|需不需要|能不能|可不可以|会不会|是否(?:需要|要|可以|能)?|有没有)([\u4e00-\u9fff]{1,4})|"
+_WHETHER = re.compile(r"(?:要不要|用不用|需不需要|能不能|可不可以|会不会|是否(?:需要|要|可以|能)?|有没有)"
+                      r"(?:一次|马上|立刻|直接|同时|一起|再|都|也|还)?([\u4e00-\u9fff]{1,4})|"
                       r"(?:能|可以|可否)(?:马上|立刻|直接|再|同时|一起)?([\u4e00-\u9fff]{1,3}?)(?:吗|么)[？?]?$")
 
 

@@ -101,7 +101,7 @@ def honour_subjects(text: str) -> list[str]:
     return out
 
 
-LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质")
+LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质|注销|年报|年检")
 _BEFORE_LICENCE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及|办|做|申领|申请|要|的")
 
 

@@ -516,6 +516,8 @@ class Retriever:
         首套) is known."""
         head = vocab.LICENCE.search(phrase) if verbs else None
         named = phrase
+        if head is not None and not self.keywords.mentions(head.group(0)):
+            return named  # 工商年报: a procedure the library never names at all
         phrase = phrase[:head.start()] if head else phrase
         words = tagged(phrase)
         run: list[tuple[int, str, str]] = []
@@ -524,13 +526,13 @@ class Retriever:
             at = phrase.rfind(w, 0, end)
             end = at
             nominal = re.match(r"^(?:n|vn|nz|j|l|b|m)", flag) or (len(w) == 1 and re.match(r"^[aq]", flag)) or \
-                (verbs and not run and flag == "v")
+                (verbs and not run and flag in ("v", "a"))  # 简易注销: the kind of procedure
             if not nominal or at < 0:
                 break
             run.append((at, w, flag))
         for at, w, flag in reversed(run):
             if len(w) < 2 or w in PHRASING or re.search(r"[\dA-Za-z]", w) or vocab.synonyms(w) or \
-                    vocab.self_described(w, phrase) or not re.match(r"^(?:n|vn|nz|j|l|v)", flag):
+                    vocab.self_described(w, phrase) or not re.match(r"^(?:n|vn|nz|j|l|v|a)" if verbs else r"^(?:n|vn|nz|j|l|v)", flag):
                 continue
             span = phrase[max(0, at - 1):at + len(w)]
             if not any(self.keywords.mentions(span[i:i + 2]) for i in range(len(span) - 1)):
@@ -593,7 +595,7 @@ class Retriever:
                 expired_first = self.evidence(q, ranked)
                 if expired_first.sufficient(self.settings) and any(c.expired(today) for c in ranked[:3]):
                     chosen = ranked
-            elif self._dedicated_expired(ranked, today):
+            elif self._dedicated_expired(q, ranked, today):
                 # 创新联合体要准备什么材料: the programme's own policy (expired, never replaced) is what
                 # the question matches best; a current policy's one clause on it does not answer it.
                 chosen = ranked
@@ -621,11 +623,19 @@ class Retriever:
                 passed_over = old
         return RetrievalResult(top, evidence, used_expired, passed_over)
 
-    def _dedicated_expired(self, ranked: list[RetrievedChunk], today: dt.date) -> bool:
-        """The two best passages come from one expired policy that no live policy replaces."""
+    def _dedicated_expired(self, q: Query, ranked: list[RetrievedChunk], today: dt.date) -> bool:
+        """The two best passages come from one expired policy that no live policy replaces, and no
+        current passage on the subject states what is asked (创新联合体 materials are in the expired
+        policy alone; its 支持 amounts a current policy states, and those are in force)."""
         head = ranked[:2]
-        return len(head) == 2 and all(c.expired(today) for c in head) and head[0].doc_id == head[1].doc_id \
-            and (self.live is None or self.live.successor(head[0].doc_id) is None)
+        if not (len(head) == 2 and all(c.expired(today) for c in head) and head[0].doc_id == head[1].doc_id
+                and (self.live is None or self.live.successor(head[0].doc_id) is None)):
+            return False
+        subject = [w for w in dict.fromkeys(q.topic) if len(w) >= 3]
+        asked = q.slots[0] if q.slots else None
+        return not any(asked in self._sentence_slots(c) and any(w in f"{c.meta.get('heading_path', '')} {c.text}"
+                                                                for w in subject)
+                       for c in ranked[:8] if not c.expired(today)) if asked else False
 
     def _title_weight(self, q: Query, chunk: RetrievedChunk) -> float:
         """IDF weight of the question's content words that the chunk's document title names."""

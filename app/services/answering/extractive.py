@@ -310,8 +310,8 @@ class ExtractiveAnswerer:
         # 要不要交钱: the sentence about paying (本事项不收费) answers it, not one about the licence.
         whether = sl.asked_predicate(ctx.query.question) if ctx.query is not None and sl.YESNO in ctx.query.slots[:1] else ""
         predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))}
-        if ctx.query is not None and (action := sl.asked_action(ctx.query.question)):
-            predicate |= {w for w in synonyms(action) if len(w) >= 2}
+        action = sl.asked_action(ctx.query.question) if ctx.query is not None else ""
+        acted = {w for w in synonyms(action) if len(w) >= 2}  # 怎么扣: 扣减, 扣除
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = _heads(chunk)
@@ -353,8 +353,9 @@ class ExtractiveAnswerer:
                     score *= 1 + 0.5 * (shared - 1)
                 if slot == sl.DEPARTMENT and _INTERPRETS.search(sentence) and "解释" not in ctx.query.question:
                     score *= 0.4  # 谁负责审核: who reviews, not who interprets the text (本办法由…负责解释)
-                if predicate and any(w in sentence for w in predicate):
-                    score *= 2.5
+                if (predicate and sl.states_verdict(sentence) and any(w in sentence for w in predicate)) or \
+                        (acted and any(w in sentence for w in acted)):
+                    score *= 2.5  # (a yes or no about it: 不收费, 不得再次转让 — not a list of papers naming it)
                 if current_first and chunk.expired(ctx.today):
                     score *= 0.5  # a current policy saying the same outranks an expired one found beside it
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
