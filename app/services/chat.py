@@ -152,7 +152,9 @@ class ChatService:
                 text = (f"抱歉，政策库中已没有《{gone[0]}》，该政策可能已废止或调整，无法给出准确答复。"
                         f"建议您咨询{contact}，工作人员会为您进一步解答。")
             elif missing:
-                subject = "、".join(missing[:2])
+                # (无人机 and 无人机企业 name one subject: the longer says it)
+                named = [m for m in dict.fromkeys(missing) if not any(m != o and m in o for o in missing)]
+                subject = "、".join(named[:2])
                 text = (f"抱歉，政策库中没有关于“{subject}”的专门规定，无法给出准确答复。"
                         f"建议您咨询{contact}，工作人员会为您进一步解答。")
             if related:

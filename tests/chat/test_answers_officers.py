@@ -19,6 +19,7 @@ from tests.chat.test_answers import answered_with, ask, body, stored_messages
     ("厂房盖好以后消防验收怎么走流程？", "消防验收"),
     ("公司不打算做了，想走简易注销，公告期要多少天？", "简易注销"),  # 注销 is known, 简易 never used
     ("企业工商年报每年几号之前要报完？", "企业工商年报"),  # no policy names 年报 at all
+    ("昆山对无人机企业有什么专门补贴？", "无人机企业"),  # named once, not “无人机、无人机企业”
 ])
 def test_a_benefit_or_licence_named_by_a_word_the_library_never_uses_is_refused_by_name(client, question, subject):
     result = ask(client, question)
