@@ -92,6 +92,13 @@ class RetrievedChunk:
         return not self.sections and split_chunk_id(self.id)[1] is not None
 
 _EDITOR_NOTE = re.compile(r"(?:^|\n)\s*>?\s*(?:说明|备注|附注)[:：]")  # the editor's note that ends a sample text
+
+
+def states_itself(text: str, slot: str) -> bool:
+    """Some sentence of the passage's own text (not the editor's note after it) states the slot."""
+    return any(slot in sl.sentence_slots(s) for s in zh_sentences(_EDITOR_NOTE.split(text)[0]))
+
+
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 
 
@@ -373,7 +380,7 @@ class Retriever:
         # (sentence by sentence: 自2026年1月1日起施行 is no window, though the editor's note beside it
         # mentions 申报时间)
         if any(slot in self._sentence_slots(c) and not sl.headed_elsewhere(" ".join(c.sections), asked)
-               and any(slot in sl.sentence_slots(s) for s in zh_sentences(_EDITOR_NOTE.split(c.text)[0]))
+               and states_itself(c.text, slot)
                for c in chunks if c.doc_id == chunks[0].doc_id):
             return chunks  # (20% in 一、返还条件 is a condition, not the 返还比例 asked)
         prefix, _ = split_chunk_id(chunks[0].id)
@@ -390,7 +397,7 @@ class Retriever:
                 return [chunks[0], mate, *chunks[1:]]
             if plain is None and slot in (sl.WINDOW, sl.DEPARTMENT) and \
                     all(CLAUSE_MARK.match(s) for s in mate.sections) and \
-                    any(slot in sl.sentence_slots(s) for s in zh_sentences(_EDITOR_NOTE.split(mate.text)[0])):
+                    states_itself(mate.text, slot):
                 plain = mate
         return [chunks[0], plain, *chunks[1:]] if plain is not None else chunks
 
@@ -631,11 +638,12 @@ class Retriever:
         if not (len(head) == 2 and all(c.expired(today) for c in head) and head[0].doc_id == head[1].doc_id
                 and (self.live is None or self.live.successor(head[0].doc_id) is None)):
             return False
+        if not q.slots:
+            return False
         subject = [w for w in dict.fromkeys(q.topic) if len(w) >= 3]
-        asked = q.slots[0] if q.slots else None
-        return not any(asked in self._sentence_slots(c) and any(w in f"{c.meta.get('heading_path', '')} {c.text}"
-                                                                for w in subject)
-                       for c in ranked[:8] if not c.expired(today)) if asked else False
+        return not any(q.slots[0] in self._sentence_slots(c)
+                       and any(w in f"{c.meta.get('heading_path', '')} {c.text}" for w in subject)
+                       for c in ranked[:8] if not c.expired(today))
 
     def _title_weight(self, q: Query, chunk: RetrievedChunk) -> float:
         """IDF weight of the question's content words that the chunk's document title names."""
