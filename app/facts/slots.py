@@ -57,9 +57,22 @@ _ASKS_ELIGIBILITY = re.compile(r"(?:能|可以|可不可以|还能|能不能|会
 _OWN_COUNT = re.compile(r"(?:我们|我司|公司|厂里|单位)(?:有|招了|来了|引进了?|新招了?)几个")
 
 
+_PARTS = re.compile(r"[？?；;]+")
+
+
 def asked_slots(question: str) -> list[str]:
-    """The question types a question asks, most specific first (may be empty)."""
+    """The question types a question asks, most specific first (may be empty). A question in several
+    parts (申请条件是什么？合同要签几年) asks its first part's types first."""
     question = question.replace("啥", "什么")  # 啥时候, 交啥: everyday speech for 什么
+    parts = [p for p in _PARTS.split(question) if p.strip()]
+    if len(parts) >= 2:
+        first = _slots_of(parts[0] + "？")
+        whole = _slots_of(question)
+        return [x for x in first if x in whole] + [x for x in whole if x not in first]
+    return _slots_of(question)
+
+
+def _slots_of(question: str) -> list[str]:
     found = [slot for slot, pattern in _ASKS if pattern.search(question)]
     # "有效期多久" asks for a duration, not an application window.
     if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始|随时", question):
@@ -126,7 +139,8 @@ _STATES: dict[str, re.Pattern[str]] = {
     MATERIALS: re.compile(r"材料|申请表|申请书|复印件|承诺书|清单|凭证|(?:证明|营业执照|报告|合同|发票|身份证|章程|证书).{0,40}"
                           r"(?:证明|营业执照|报告|合同|发票|身份证|章程|证书)"),
     DEPARTMENT: re.compile(
-        r"向.{1,24}(?:提交|申请|申报|报送)|(?:提交|报送|报)至.{1,20}|受理部门|窗口|驿站|服务中心|热线|12345|"
+        r"向.{1,24}(?:提交|申请|申报|报送)|(?:提交|报送|报)至.{1,20}|受理部门|牵头单位|责任单位|承办单位|主管部门|"
+        r"由.{2,16}(?:牵头|负责|受理)|窗口|驿站|服务中心|热线|12345|"
         r"(?:局|委|办|中心|部门)(?:受理|审核|负责|牵头)|负责解释|网上办理|一网通办|登录|电话|"
         r"平台(?:上)?(?:申报|提交|办理|申请|填报|预约|受理)|(?:通过|在).{0,16}平台(?:上)?(?:申报|提交|办理|申请|填报|预约)"),
     CONDITIONS: re.compile(r"须|应当|符合|条件|满足|具备|不得|以上|以下|不低于|不超过|达到|首次|经认定|注册|依法登记"),

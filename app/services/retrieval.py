@@ -323,12 +323,17 @@ class Retriever:
                     chunk.meta = {**chunk.meta, "lead": re.split(r"[：:]", first, maxsplit=1)[0][:60]}
                     break
 
-    def _with_siblings(self, chunks: list[RetrievedChunk], limit: int = 8) -> list[RetrievedChunk]:
+    def _with_siblings(self, chunks: list[RetrievedChunk], limit: int = 8, head: str = "") -> list[RetrievedChunk]:
         """A list asked for (哪些事项, 申请材料, 申报条件) is the whole article: the top chunk's
-        article-mates that retrieval left out come along, in the document's order."""
+        article-mates that retrieval left out come along, in the document's order. When the list
+        asked for is named (有哪几种服务方式) and a passage of the best policy sits under a heading
+        naming it (二、服务方式), that heading's article is the one completed."""
         if not chunks:
             return chunks
         top = chunks[0]
+        if head:
+            top = next((c for c in chunks[:5] if c.doc_id == top.doc_id and c.sections
+                        and head in c.sections[0]), top)
         have = {c.id for c in chunks}
         # A document's opening passage among the first three (…主要内容整理如下): the list may be
         # the document's sections.
@@ -617,7 +622,7 @@ class Retriever:
         if q.wants_list and q.slots[0] == sl.PROCEDURE and top:
             top = self._with_steps(top)
         if q.wants_list:
-            top = self._with_siblings(top)
+            top = self._with_siblings(top, head=sl.asked_head(q.question))
         elif q.single_fact and top:
             top = self._with_fact_mate(top, q.slots)
         used_expired = any(c.expired(today) for c in top)

@@ -347,7 +347,8 @@ class ExtractiveAnswerer:
                 if set_aside and any(w in f"{context} {item_lead} {sentence}".lower() for w in set_aside):
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
                 if head and chunk.sections and head in chunk.sections[0]:
-                    score *= 2.5  # 有哪几种服务方式: the items under 二、服务方式
+                    # 有哪几种服务方式: the items under 二、服务方式 (most when the heading is just that)
+                    score *= 5.0 if _LABEL_PREFIX.sub("", chunk.sections[0], count=1).strip() == head else 2.5
                 if wants_items and len(chunk.sections) >= 2 and \
                         (shared := parents.get((chunk.doc_id, chunk.sections[0]), 0)) >= 3:
                     score *= 1 + 0.5 * (shared - 1)
@@ -400,7 +401,8 @@ class ExtractiveAnswerer:
                     continue
                 pool = [c for c in scored if ctx.chunks[c.chunk_rank].doc_id == top_doc and slot in sl.sentence_slots(c.text)]
                 if pool:
-                    chosen.append(max(pool, key=lambda c: c.score))
+                    # (谁牵头 after 多少场: the 牵头单位 line of the same item, not a hotline elsewhere)
+                    chosen.append(max(pool, key=lambda c: c.score * (2.0 if c.chunk_rank == best.chunk_rank else 1.0)))
             return sorted(chosen, key=lambda c: (c.chunk_rank != best.chunk_rank, c.chunk_rank, c.position))
         if q is not None and q.single_fact:
             if slots[0] not in sl.sentence_slots(best.text) and \
