@@ -179,11 +179,14 @@ def step_count(sentence: str) -> int:
 # Ways of asking that one kind of sentence answers: what the question says, what the answer says.
 CAP = "cap"          # 最多给多少 → 单个企业最高200万元
 CLASSES = "classes"  # 分成哪几档 → 分为A类（优先发展）、B类…四类
+THRESHOLD = "threshold"  # 营收要到多少 → 年主营业务收入在2000万元及以上
 _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     CAP: (re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I),
           re.compile(r"最高|最多|不超过|上限|封顶")),
     CLASSES: (re.compile(r"分(?:成|为)(?:哪|几|什么)|哪几(?:档|类|级|等)|几(?:档|类|级|等)|什么(?:档次|等级|类别)"),
               re.compile(r"分为.{0,60}(?:[两三四五六七八九十\d]|几)(?:类|档|级|等|种)|(?:[A-D]|甲|乙)类.{0,20}(?:[B-D]|乙|丙)类")),
+    THRESHOLD: (re.compile(r"(?:要|需要?|得|必须)(?:达)?到多少|达到多少|至少(?:要|得)?(?:有|达到)?多少|起码(?:要)?多少|门槛(?:是|有)?多"),
+                re.compile(r"(?:\d|[一二三四五六七八九十百千万])\s*(?:万|亿)?(?:元|人|亩|%|千瓦时)?\s*(?:及|或)?(?:以上|以下)|不低于|不少于|达到|超过|满\s*\d")),
 }
 
 

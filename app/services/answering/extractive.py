@@ -249,6 +249,8 @@ class ExtractiveAnswerer:
                 score *= 3.0 if sl.states_penalty(sentence) else 0.5  # 造假会怎么样: 追回, 取消资格
             if primary == sl.LIST and (head := sl.asked_head(q.question)) and head in sentence:
                 score *= 2.0  # 围绕哪些主导产业: the sentence that names 主导产业 lists them
+            if sl.asks(sl.THRESHOLD, q.question):
+                score *= 2.0 if sl.answers(sl.THRESHOLD, sentence) else 0.6  # 营收要到多少: 2000万元及以上
             if sl.asks(sl.CLASSES, q.question) and sl.answers(sl.CLASSES, sentence):
                 score *= 3.0  # 分成哪几档: A类（优先发展）、B类…
             if primary == sl.AMOUNT and sl.asks(sl.CAP, q.question):
