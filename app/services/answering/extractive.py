@@ -181,17 +181,18 @@ class ExtractiveAnswerer:
         parts = [token[i:i + 2] for i in range(len(token) - 1)]
         return [p for p in parts if self._idf(p) or synonyms(p)] or [token]
 
-    def _asked_here(self, text: str, tokens: list[str]) -> float:
+    def _asked_here(self, text: str, tokens: list[str], slot: str | None = None) -> float:
         """How much of the question (IDF-weighted) a Q&A pair's own question (问：…) asks; 0 for
-        other passages."""
+        other passages, and little when it asks another kind of thing (有没有专人帮忙 is not 怎么申请)."""
         first = text.lstrip().split("\n", 1)[0]
         if not _QUESTION_LINE.match(first) or not tokens:
             return 0.0
+        other = 0.5 if slot in _LIST_SLOTS and slot not in sl.asked_slots(first) else 1.0
         words = {w for t in tokens for w in self._known(t)}
         weights = {w: self._idf(w) or 1.0 for w in words}
         first = first.lower()
         # (高企 asks what 问：高新技术企业… asks: the policy's word for the user's counts)
-        return sum(v for w, v in weights.items() if any(x in first for x in (w, *synonyms(w)))) / sum(weights.values())
+        return other * sum(v for w, v in weights.items() if any(x in first for x in (w, *synonyms(w)))) / sum(weights.values())
 
     @staticmethod
     def _specific(terms: dict[str, float], texts: list[str]) -> dict[str, float]:
@@ -233,6 +234,9 @@ class ExtractiveAnswerer:
             if primary == sl.PROCEDURE and sl.step_count(sentence) < 2 and \
                     not re.search(r"流程|步骤|程序|办理|申请(?!表|书|材料|人)", sentence):
                 states.discard(sl.PROCEDURE)  # 申请表 names no way of applying; 初审→评审→公示 does
+            if primary == sl.PROCEDURE and sl.step_count(sentence) == 0 and re.search(r"可以?申请", sentence) and \
+                    not re.search(r"(?:向|通过|到|在|登录).{1,20}(?:申请|提出|提交|办理|申报)", sentence):
+                states.discard(sl.PROCEDURE)  # 重大项目可以申请全程帮办: that one may, not how
             if primary in states:
                 score *= 3.0
             elif any(s in states for s in q.slots[1:]):
@@ -292,7 +296,7 @@ class ExtractiveAnswerer:
                   and sl.heading_states(f"{_heads(chunk)} {lead_clause(chunk.text)[:12]}", slot)}
         headed_docs = {ctx.chunks[rank].doc_id for rank in headed}
         # a Q&A pair asking the question (问：高企到期了怎么办？) is answered by its reply, not by steps
-        asked_by = [self._asked_here(chunk.text, tokens) for chunk in ctx.chunks[:len(pool)]]
+        asked_by = [self._asked_here(chunk.text, tokens, slot) for chunk in ctx.chunks[:len(pool)]]
         replied = any(asked >= 0.7 for asked in asked_by)
         wants_items = ctx.query is not None and ctx.query.wants_list and sl.DEFINITION not in ctx.query.slots
         current_first = bool(ctx.chunks) and not ctx.chunks[0].expired(ctx.today)
