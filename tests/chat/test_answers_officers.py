@@ -220,3 +220,27 @@ def test_another_degree_narrows_the_last_question_instead_of_starting_a_new_one(
     first = answered_with(client, "人才购房补贴硕士能拿多少？", "5万元")
     text = body(ask(client, "那博士呢？", first["conversation_id"])["answer"])
     assert "20万元" in text and "每月" not in text, text
+
+
+@pytest.mark.parametrize("question, fact", [
+    # a question in two parts asks its first part first: the conditions article, which says both
+    ("人才购房补贴要满足什么条件？社保要交满几个月", "满6个月"),
+    # the second fact (谁牵头) from the same item as the first, not a hotline elsewhere
+    ("今年昆山供需对接活动要办多少场？由哪个部门牵头", "市发改委"),
+    # a list named by its heading: the items under 二、服务方式, not the 咨询方式 clause
+    ("企业综合服务驿站提供哪几种服务方式？", "远程导办"),
+    # 去哪申请 asks a department; the clause for the place the user works in goes along
+    ("我们在昆山工作的应届毕业生，苏州青年人才生活补贴去哪申请？", "昆山市人力资源和社会保障局"),
+    # 至少要多少 asks a threshold: the clause that sets one
+    ("牵头组建昆山市级创新联合体，牵头企业研发费用占营收至少要多少？", "不低于3%"),
+    # a Q&A pair that asks whether help exists does not say how to apply for it
+    ("开发区重大项目想申请全程帮办，要怎么申请？", "招商或审批服务部门"),
+])
+def test_questions_in_parts_named_lists_places_and_thresholds(client, question, fact):
+    answered_with(client, question, fact)
+
+
+def test_the_rest_is_what_the_last_answer_did_not_quote(client):
+    first = answered_with(client, "工业用地履约保证金按时开工能退多少？", "30%")
+    text = body(ask(client, "那剩下的部分什么时候退？", first["conversation_id"])["answer"])
+    assert "40%" in text, text

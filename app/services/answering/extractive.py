@@ -32,6 +32,7 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
+_THE_REST = re.compile(r"剩下|剩余|其余|余下|另外(?:那|的)|其他的|别的")
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
@@ -243,6 +244,8 @@ class ExtractiveAnswerer:
                 score *= 1.5
             elif primary in sl.FACT_SLOTS:
                 score *= 0.35
+            elif primary == sl.PROCEDURE:
+                score *= 0.6  # 怎么申请: a clause naming no step, way or place of applying says less
             if primary in (sl.WINDOW, sl.DEPARTMENT, sl.DURATION, sl.YESNO) and sl.MATERIALS in states and primary not in states:
                 score *= 0.5
             if primary == sl.PROCEDURE and sl.MATERIALS in states and not sl.states_step(sentence):
@@ -302,6 +305,9 @@ class ExtractiveAnswerer:
         current_first = bool(ctx.chunks) and not ctx.chunks[0].expired(ctx.today)
         head = sl.asked_head(ctx.query.question) if wants_items else ""
         set_aside = ctx.query.set_aside if ctx.query is not None else []
+        # 剩下的那部分什么时候退 after 按约定时间开工的，返还30%: the clause already quoted is not the answer.
+        told = ctx.history[-1][1] if ctx.history and ctx.query is not None and ctx.query.follow_up and \
+            _THE_REST.search(ctx.query.question) else ""
         # 都能问些什么内容: when several of the best passages are items of one section (二、可以咨询的内容),
         # that section is the list asked for.
         parents: dict[tuple[str, str], int] = {}
@@ -350,6 +356,8 @@ class ExtractiveAnswerer:
                     score *= 0.5  # 哪些事项: the items, not what the programme is or aims at
                 if asked >= 0.7:
                     score *= 1 + asked  # a Q&A pair that asks what the user asks: its reply answers it
+                if told and len(sentence) >= 8 and _LABEL_PREFIX.sub("", sentence, count=1).rstrip("。；;，,")[:16] in told:
+                    score *= 0.2
                 if set_aside and any(w in f"{context} {item_lead} {sentence}".lower() for w in set_aside):
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
                 if head and chunk.sections and head in chunk.sections[0]:
