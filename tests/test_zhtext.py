@@ -68,6 +68,8 @@ def test_homophone_typos_become_the_library_word_only_beside_the_question_topic(
     assert fix("施工许可证开不了工能延其几次？", known, together) == "施工许可证开不了工能延期几次？"  # not 功能
     assert fix("补多少钱", known, together) == "补多少钱"  # jieba knows 多少
     assert fix("專精特新怎麼申報", known, together) == "專精特新怎麼申報"  # traditional script is no typo
+    # a misspelt question word jieba holds as a word (时侯), beside a typo of the library's word
+    assert fix("专精特新什么时侯申抱？", known, together) == "专精特新什么时候申报？"
 
 
 def test_a_typo_jieba_cut_apart_is_corrected_across_its_pieces():

@@ -22,6 +22,9 @@ from zhtext.tokens import STOPWORDS, segmenter, tokenize, words
 
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 MAX_LEN = 4
+# Misspelt question words that jieba's dictionary holds as words (so the rule above never touches
+# them) and that no policy uses: 什么时侯申报 asks 什么时候.
+_MISSPELT = {"时侯": "时候", "甚么": "什么", "怎末": "怎么", "怎莫": "怎么"}
 
 
 def _sound(word: str) -> tuple[str, ...]:
@@ -50,6 +53,9 @@ class Homophones:
         says whether the library's text contains a piece (such a piece is never a typo),
         ``together(word, others)`` whether some passage holds the word and one of the others."""
         plain = normalize(text)
+        misspelt = {w: right for w, right in _MISSPELT.items() if w in plain and not known(w)}
+        for w, right in misspelt.items():
+            plain = plain.replace(w, right)
         dictionary = segmenter().dt.FREQ  # jieba's words and their prefixes
         context = [t for t in tokenize(plain) if len(t) >= 2 and t not in STOPWORDS and known(t)]
         fixes: dict[str, str] = {}
@@ -85,7 +91,7 @@ class Homophones:
                     fixes[span] = better
                     break
         if not fixes:
-            return text
+            return plain if misspelt else text
         for piece, better in fixes.items():
             plain = plain.replace(piece, better)
         return plain

@@ -235,6 +235,8 @@ def test_another_degree_narrows_the_last_question_instead_of_starting_a_new_one(
     ("牵头组建昆山市级创新联合体，牵头企业研发费用占营收至少要多少？", "不低于3%"),
     # a Q&A pair that asks whether help exists does not say how to apply for it
     ("开发区重大项目想申请全程帮办，要怎么申请？", "招商或审批服务部门"),
+    # two typos: a question word (时侯) and the library's word (申抱)
+    ("专精特新奖励什么时侯申抱？", "9月1日至9月30日"),
 ])
 def test_questions_in_parts_named_lists_places_and_thresholds(client, question, fact):
     answered_with(client, question, fact)
