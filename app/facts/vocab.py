@@ -57,9 +57,16 @@ def key_terms(text: str) -> list[str]:
 
 
 def self_described(term: str, text: str) -> bool:
-    """The term occurs only where the company says who it is or where it came from."""
-    described = " ".join(m.group(0) for m in _SELF.finditer(text))
+    """The term occurs only where the company says who it is or where it came from (or, in a
+    question that asks no benefit, what company it is setting up: 新开一家物流运输公司，…哪些证照)."""
+    found = [m.group(0) for m in _SELF.finditer(text)]
+    if not _BENEFIT.search(text):
+        found += [m.group(0) for m in _OPENING.finditer(text)]
+    described = " ".join(found)
     return term in described and text.count(term) == described.count(term)
+
+
+_OPENING = re.compile(r"(?:新开|开|成立|注册|新办|办)(?:一|个)?(?:家|个)[^，,。？?]{1,10}?(?:公司|企业|厂)")
 
 
 _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:是|主要)?(?:做|从事|搞|生产|经营)[^，,。？?]{1,14}?的|"
@@ -101,7 +108,7 @@ def honour_subjects(text: str) -> list[str]:
     return out
 
 
-LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质|注销|年报|年检")
+LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质|注销|(?<![一每两几半\d])年(?:报|检)")  # (一年报一次: how often)
 _BEFORE_LICENCE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及|办|做|申领|申请|要|的")
 
 

@@ -38,7 +38,8 @@ GENERIC = frozenset(
 PHRASING = frozenset(
     "以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 一下 一共 总共 左右 "
     "差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 "
-    "为什么 是否 能否 能不能 可不可以 额外 另外 除了 啥 咋 啥时候 交给 交到 送到 递交 报给 申报材料".split()
+    "为什么 是否 能否 能不能 可不可以 额外 另外 除了 啥 咋 啥时候 交给 交到 送到 递交 报给 申报材料 "
+    "不知道 沾边 沾不 在不在 算不算 够不够".split()
 )
 GENERIC = GENERIC | PHRASING
 
@@ -143,7 +144,7 @@ def has_subject(text: str) -> bool:
 
 
 # Everyday words jieba's dictionary also tags as places (要带哪些东西: things, not east and west).
-NOT_PLACES = frozenset("东西 南北 上下 前后 左右 中间 里面 外面 东南 西北".split())
+NOT_PLACES = frozenset("东西 南北 上下 前后 左右 中间 里面 外面 东南 西北 沾边".split())
 
 
 def place_names(text: str) -> list[str]:

@@ -437,6 +437,8 @@ class Retriever:
         terms = list(dict.fromkeys(q.tokens))
         if not terms:
             return Evidence(top_dense, 0.0, [])
+        # (我们做医疗器械软件的: who asks, not what about — no passage need name it)
+        terms = [t for t in terms if not vocab.self_described(t, q.question)] or terms
         haystack = "\n".join(f"{c.meta.get('title', '')} {c.meta.get('heading_path', '')} {c.text}" for c in top).lower()
         missing_topic, topic_coverage = self._topic_coverage(q, haystack)
         removed = self._about_removed(q, top)
