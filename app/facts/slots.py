@@ -83,8 +83,10 @@ def _slots_of(question: str) -> list[str]:
     if LIST in found and AMOUNT not in found and re.search(
             r"(?:哪些|什么|哪几|哪)(?:类|种|项)?.{0,4}(?:奖励|补贴|资助|扶持|奖补|贴息|支持)|"
             r"(?:奖励|补贴|资助|扶持|奖补|贴息|支持).{0,4}(?:有哪些|有什么|包括|哪几)", question) and \
-            not {MATERIALS, CONDITIONS, PROCEDURE, DEPARTMENT, WINDOW} & set(found):
-        # "有什么奖励？" lists the amounts: the clauses that state them answer it.
+            not {MATERIALS, CONDITIONS, PROCEDURE, DEPARTMENT, WINDOW} & set(found) and \
+            not re.search(r"除了?[^，,。？?]{0,10}(?:奖|钱|补)", question):
+        # "有什么奖励？" lists the amounts: the clauses that state them answer it (除了奖钱还有哪些支持:
+        # not the amounts).
         found.insert(0, AMOUNT)
     if AMOUNT in found and YESNO in found and not re.search(r"多少|几万|金额|标准|最高|上限|额度|怎么算|如何计算|怎么计算", question):
         found.remove(AMOUNT)  # 能拿昆山的奖励吗: whether, not how much

@@ -100,6 +100,7 @@ def states_itself(text: str, slot: str) -> bool:
 
 
 RARE_DOCS = 3  # a word at most this many documents use names a programme
+_LABEL = re.compile(CLAUSE_MARK.pattern + r"\s*")
 
 
 @dataclass
@@ -332,8 +333,14 @@ class Retriever:
             return chunks
         top = chunks[0]
         if head:
-            top = next((c for c in chunks[:5] if c.doc_id == top.doc_id and c.sections
-                        and head in c.sections[0]), top)
+            named = next((c for c in chunks[:5] if c.doc_id == top.doc_id and c.sections
+                          and head in c.sections[0]), None)
+            if named is None and (found := self._section_named(top, head)) is not None:
+                # (还有哪些配套支持: the best policy's 二、配套支持, which retrieval did not bring, comes
+                # second, before passages of other sections)
+                chunks = [chunks[0], found, *[c for c in chunks[1:] if c.id != found.id]]
+                named = found
+            top = named or top
         have = {c.id for c in chunks}
         # A document's opening passage among the first three (…主要内容整理如下): the list may be
         # the document's sections.
@@ -356,6 +363,17 @@ class Retriever:
                 i += step
         # After the retrieved passages, so that their ranks (and the answer step's choice) stay.
         return [*chunks, *[c for _, c in sorted(mates, key=lambda m: m[0])][:limit], *outline]
+
+    def _section_named(self, chunk: RetrievedChunk, head: str, limit: int = 60) -> RetrievedChunk | None:
+        """The first passage of ``chunk``'s document under a heading that is ``head`` (二、配套支持)."""
+        prefix, _ = split_chunk_id(chunk.id)
+        for i in range(limit):
+            entry = self._entry(prefix, i, chunk.fused)
+            if entry is None:
+                return None
+            if entry.sections and _LABEL.sub("", entry.sections[0], count=1).strip() == head:
+                return entry
+        return None
 
     def _entry(self, prefix: str, index: int, fused: float) -> RetrievedChunk | None:
         entry = self.keywords.entry(chunk_id(prefix, index))
