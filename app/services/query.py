@@ -47,6 +47,9 @@ _FOLLOW_MARK = re.compile(
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|"
     r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励")
 
+# 这个也是交科技局吗: a question that points back at the last one keeps its subject, whatever it names.
+_POINTER = re.compile(r"^(?:这个|这项|该(?:政策|项|计划)?|它|这些|上述|刚才(?:那个|说的)?|前面(?:那个|说的)?)")
+
 # 那博士呢: a degree or a class of person narrows the last question; it names no new programme.
 _ATTRIBUTE = re.compile(r"^(?:博士|硕士|本科|本科生|大专|专科|研究生|博士后|应届生|毕业生|[A-Ea-e]类(?:人才)?)$")
 _OWN_DOCUMENT = re.compile(r"《[^》]{4,}》|^(?:换个问题|换个话题|另一个问题|问个别的)")
@@ -286,7 +289,7 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
         return question, []
     previous_topic = set(topic_words(previous))
     if own_topic and has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic) \
-            and not all(_ATTRIBUTE.match(w) for w in own_topic):
+            and not all(_ATTRIBUTE.match(w) for w in own_topic) and not _POINTER.match(question):
         # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
         subject = ""
     else:

@@ -246,3 +246,26 @@ def test_the_rest_is_what_the_last_answer_did_not_quote(client):
     first = answered_with(client, "工业用地履约保证金按时开工能退多少？", "30%")
     text = body(ask(client, "那剩下的部分什么时候退？", first["conversation_id"])["answer"])
     assert "40%" in text, text
+
+
+@pytest.mark.parametrize("question, fact", [
+    # who asks is not what is asked: the company being set up, a card's holder, how money is paid
+    ("准备注册一家运输公司，用“一件事”办的话可以一起拿到哪些证？", "道路运输经营许可"),
+    ("人才服务卡拿到手以后有什么用，凭卡可以享受哪些服务？", "医疗保健绿色通道"),
+    ("稳岗返还听说不用报，钱会自己到账吗？会打到哪个账户上？", "企业对公账户"),
+    # a named section the best policy has, though retrieval did not bring it
+    ("除了奖钱以外，专精特新企业在昆山还有哪些配套支持？", "一企一策"),
+])
+def test_situations_sections_and_payment_questions_are_answered(client, question, fact):
+    answered_with(client, question, fact)
+
+
+def test_a_case_lookup_is_still_refused(client):
+    result = ask(client, "我们公司的稳岗返还钱打到账户了没？")
+    assert result["grounded"] is False and "进度" in result["answer"], result["answer"]
+
+
+def test_a_follow_up_that_points_back_keeps_the_policy(client):
+    first = answered_with(client, "昆山市级科技领军人才计划的创业项目最高资助多少？", "300万元")
+    text = body(ask(client, "这个要准备哪些申报材料？", first["conversation_id"])["answer"])
+    assert "项目申报书" in text, text
