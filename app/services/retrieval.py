@@ -21,7 +21,7 @@ from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
-from app.services.query import PHRASING, Query, analyse, has_subject, surely_place, tagged
+from app.services.query import GENERIC, PHRASING, Query, analyse, has_subject, surely_place, tagged
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK
@@ -101,6 +101,8 @@ def states_itself(text: str, slot: str) -> bool:
 
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 _LABEL = re.compile(CLAUSE_MARK.pattern + r"\s*")
+_KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
+_OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
 
 @dataclass
@@ -462,7 +464,7 @@ class Retriever:
         removed = self._about_removed(q, top)
         if removed:
             missing_topic = missing_topic + [removed]
-        if not q.english and (unknown := self._unknown_subject(q)):
+        if not q.english and (unknown := self._unknown_subject(q) or self._unknown_compound(q)):
             missing_topic = missing_topic + [unknown]
         if (unmatched := self._level_unmatched(q)) is not None:
             missing_topic = missing_topic + [unmatched]
@@ -538,6 +540,23 @@ class Retriever:
                 [(p, True) for p in vocab.licence_subjects(q.question)]:
             if (word := self._unknown_modifier(phrase, verbs)) is not None:
                 return word
+        return None
+
+    def _unknown_compound(self, q: Query) -> str | None:
+        """A kind of land, review or standard the library never names, though it names the kind:
+        商业用地 (it has 工业用地), 节能审查, 行业标准. Both words are known; together, nowhere."""
+        tagged_words = [(w, f) for w, f in tagged(q.question) if len(w) >= 2]
+        for w, flag in tagged_words:
+            if len(w) >= 4 and flag.startswith("n") and w.endswith("标准") and not self.keywords.mentions(w) \
+                    and not vocab.synonyms(w) and not vocab.self_described(w, q.question):
+                return w  # 行业标准, 国家标准
+        for (a, fa), (b, _) in zip(tagged_words, tagged_words[1:]):
+            if not _KIND_HEAD.match(b) or a + b not in q.question or a in GENERIC or a in _OWNERS or \
+                    not re.match(r"^(?:n|vn|v|b)", fa) or vocab.self_described(a, q.question):
+                continue
+            if self.keywords.mentions(a) and self.keywords.mentions(b) and not self.keywords.mentions(a + b) and \
+                    not any(self.keywords.mentions(other + b) for other in vocab.synonyms(a)):
+                return a + b
         return None
 
     def _unknown_modifier(self, phrase: str, verbs: bool) -> str | None:

@@ -248,6 +248,19 @@ def test_the_rest_is_what_the_last_answer_did_not_quote(client):
     assert "40%" in text, text
 
 
+@pytest.mark.parametrize("question, subject", [
+    ("我们想拿块商业用地建商场，昆山出让起价怎么定？", "商业用地"),  # the library has 工业用地 only
+    ("企业牵头制定了国家标准，昆山有没有奖励？", "国家标准"),
+])
+def test_a_kind_of_land_or_standard_the_library_never_names_is_refused_by_name(client, question, subject):
+    result = ask(client, question)
+    assert result["grounded"] is False and f"没有关于“{subject}”" in result["answer"], result["answer"]
+
+
+def test_whose_land_it_is_names_no_kind_of_land(client):
+    answered_with(client, "我们项目用地才6亩，可以单独供应标准地吗？", "不足10亩")
+
+
 def test_a_case_lookup_is_still_refused(client):
     result = ask(client, "我们公司的稳岗返还钱打到账户了没？")
     assert result["grounded"] is False and "进度" in result["answer"], result["answer"]
