@@ -201,6 +201,9 @@ def test_the_programmes_own_expired_policy_answers_what_only_it_says(client):
     ("稳岗返还听说不用报，钱会自己到账吗？会打到哪个账户上？", "企业对公账户"),
     # a named section the best policy has, though retrieval did not bring it
     ("除了奖钱以外，专精特新企业在昆山还有哪些配套支持？", "一企一策"),
+    # 直接交…还是先送…: where to hand it in; the clause for the place the user is in goes along
+    ("技改补贴的材料直接交市工信局就行，还是得先送区镇？", "区镇经济发展部门"),
+    ("昆山的研发机构申请苏州创新载体资助，可以直接报苏州吗，还是先过昆山？", "昆山市对口部门初审"),
 ])
 def test_whether_questions_procedures_and_clauses_asked_in_the_users_words(client, question, fact):
     answered_with(client, question, fact)
