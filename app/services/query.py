@@ -43,7 +43,10 @@ PHRASING = frozenset(
 )
 GENERIC = GENERIC | PHRASING
 
+# 要是工程拖了…会怎么样: what happens under the last answer's rules, whatever the case names.
+_CONDITIONAL = re.compile(r"^(?:要是|如果|万一|假如)[^，,。？?]{1,20}[，,][^。？?]*(?:会怎么样|会怎样|怎么办|怎么算|还能|还退|还给)")
 _FOLLOW_MARK = re.compile(
+    _CONDITIONAL.pattern + "|"
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|"
     r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励")
 
@@ -289,7 +292,8 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
         return question, []
     previous_topic = set(topic_words(previous))
     if own_topic and has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic) \
-            and not all(_ATTRIBUTE.match(w) for w in own_topic) and not _POINTER.match(question):
+            and not all(_ATTRIBUTE.match(w) for w in own_topic) and not _POINTER.match(question) \
+            and not _CONDITIONAL.match(question):
         # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
         subject = ""
     else:

@@ -273,3 +273,10 @@ def test_a_follow_up_that_points_back_keeps_the_policy(client):
     first = answered_with(client, "昆山市级科技领军人才计划的创业项目最高资助多少？", "300万元")
     text = body(ask(client, "这个要准备哪些申报材料？", first["conversation_id"])["answer"])
     assert "项目申报书" in text, text
+
+
+def test_what_if_keeps_the_policy_and_asks_what_follows(client):
+    """要是…会怎么样 after a 履约保证金 question: that policy's clause on what is not refunded."""
+    first = answered_with(client, "拿工业用地要交的履约保证金是多少？", "20%")
+    text = body(ask(client, "要是开工比约定晚了大半年，会怎么样？", first["conversation_id"])["answer"])
+    assert "逾期开工超过6个月" in text, text
