@@ -192,6 +192,21 @@ _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+_BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)|"
+                            r"(?:奖励|补贴|资助|扶持|奖补)[^，,。？?]{0,4}(?:哪几|几)(?:类|种|项)")
+# Sections of a policy that say how to apply, not what it gives.
+_PROCEDURAL_HEADING = re.compile(r"申报|申请|受理|材料|流程|程序|时间|条件|其他|附则|说明|监督|管理|职责|总则")
+
+
+def asks_benefit_kinds(question: str) -> bool:
+    """一共有哪几类奖励 / 补贴一共有哪几项: the kinds of benefit a policy gives (its benefit sections)."""
+    return bool(_BENEFIT_KINDS.search(question))
+
+
+def procedural_heading(heading: str) -> bool:
+    return bool(_PROCEDURAL_HEADING.search(heading))
+
+
 def asks(form: str, question: str) -> bool:
     return bool(_FORMS[form][0].search(question))
 

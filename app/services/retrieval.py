@@ -101,6 +101,7 @@ def states_itself(text: str, slot: str) -> bool:
 
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 _LABEL = re.compile(CLAUSE_MARK.pattern + r"\s*")
+_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条")
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
@@ -326,7 +327,8 @@ class Retriever:
                     chunk.meta = {**chunk.meta, "lead": re.split(r"[：:]", first, maxsplit=1)[0][:60]}
                     break
 
-    def _with_siblings(self, chunks: list[RetrievedChunk], limit: int = 8, head: str = "") -> list[RetrievedChunk]:
+    def _with_siblings(self, chunks: list[RetrievedChunk], limit: int = 8, head: str = "",
+                       kinds: bool = False) -> list[RetrievedChunk]:
         """A list asked for (哪些事项, 申请材料, 申报条件) is the whole article: the top chunk's
         article-mates that retrieval left out come along, in the document's order. When the list
         asked for is named (有哪几种服务方式) and a passage of the best policy sits under a heading
@@ -348,6 +350,10 @@ class Retriever:
         # the document's sections.
         opening = next((c for c in chunks[:3] if c.doc_id == top.doc_id and c.opens_document), None)
         outline = self._outline(opening, have, limit, top.fused) if opening is not None else []
+        if opening is None and kinds and top.sections and not _ARTICLE.match(top.sections[0]):
+            # (a 第X条 policy lists its kinds inside one article, which the siblings below complete)
+            # 补贴一共有哪几项: the policy's sections are its kinds, whichever of them retrieval found
+            outline = self._outline(top, have, limit, top.fused, first=0)
         have |= {c.id for c in outline}
         prefix, index = split_chunk_id(top.id)
         if not top.sections or index is None:
@@ -426,13 +432,16 @@ class Retriever:
                 plain = mate
         return [chunks[0], plain, *chunks[1:]] if plain is not None else chunks
 
-    def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float) -> list[RetrievedChunk]:
+    def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float,
+                 first: int | None = None) -> list[RetrievedChunk]:
         """When a document's opening passage is among the best (六个一 …整理如下), the list asked
-        for may be the document's sections: the first passage of each, in order."""
+        for may be the document's sections: the first passage of each, in order (from passage
+        ``first`` of the document, else from the one after the opening)."""
         prefix, index = split_chunk_id(opening.id)
+        start = (index or 0) + 1 if first is None else first
         out: list[RetrievedChunk] = []
         seen: set[str] = set()
-        for i in range(index + 1, index + 40):
+        for i in range(start, start + 40):
             chunk = self._entry(prefix, i, fused)
             if chunk is None:
                 break
@@ -661,7 +670,7 @@ class Retriever:
         if q.wants_list and q.slots[0] == sl.PROCEDURE and top:
             top = self._with_steps(top)
         if q.wants_list:
-            top = self._with_siblings(top, head=sl.asked_head(q.question))
+            top = self._with_siblings(top, head=sl.asked_head(q.question), kinds=sl.asks_benefit_kinds(q.question))
         elif q.single_fact and top:
             top = self._with_fact_mate(top, q.slots)
         used_expired = any(c.expired(today) for c in top)

@@ -280,3 +280,10 @@ def test_what_if_keeps_the_policy_and_asks_what_follows(client):
     first = answered_with(client, "拿工业用地要交的履约保证金是多少？", "20%")
     text = body(ask(client, "要是开工比约定晚了大半年，会怎么样？", first["conversation_id"])["answer"])
     assert "逾期开工超过6个月" in text, text
+
+
+def test_the_kinds_of_benefit_a_sectioned_notice_gives_are_its_benefit_sections(client):
+    """补贴有哪几项: 一、稳岗返还, 二、扩岗补助, 三、社保补贴 — not 五、申报时间 or 六、其他, and all three
+    although retrieval found only some of them."""
+    text = body(answered_with(client, "人社部门今年给企业发的就业类补贴有哪几项？", "一次性扩岗补助")["answer"])
+    assert "社会保险补贴" in text and "申报时间" not in text, text

@@ -32,13 +32,14 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
+# (a 第X条 policy lists its kinds of benefit inside one article, not as its articles)
+_ARTICLE_MARK = re.compile(r"^第[一二三四五六七八九十百零\d]+条")
 _THE_REST = re.compile(r"剩下|剩余|其余|余下|另外(?:那|的)|其他的|别的")
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
 
 _QUOTED = re.compile(r"《[^》]*》")
 _INTERPRETS = re.compile(r"负责解释|解释权")
-_BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)")
 
 
 @dataclass
@@ -489,10 +490,12 @@ class ExtractiveAnswerer:
             # The list asked for is the document's sections, each named with its first sentence,
             # in the document's order.
             top = ctx.chunks[best.chunk_rank]
+            kinds = sl.asks_benefit_kinds(q.question)  # (补贴有哪几项: not 四、申报材料 or 六、其他)
             firsts: dict[str, _Sentence] = {}
             for c in sorted(candidates, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position)):
                 chunk = ctx.chunks[c.chunk_rank]
-                if chunk.doc_id == top.doc_id and chunk.sections and _article_of(chunk) not in firsts:
+                if chunk.doc_id == top.doc_id and chunk.sections and _article_of(chunk) not in firsts and \
+                        not (kinds and sl.procedural_heading(chunk.sections[0])):
                     clause = _first_clause(_LABELLED.sub("", _LABEL_PREFIX.sub("", c.text, count=1)))
                     firsts[_article_of(chunk)] = replace(c, text=f"{_article_of(chunk)}：{clause}", bare=True)
             if len(firsts) >= 2:
@@ -685,7 +688,8 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
     if top.opens_document:
         return True
     sections = len({c.sections[0] for c in first if c.sections})
-    if _BENEFIT_KINDS.search(ctx.query.question) and sections >= 3:
+    if sl.asks_benefit_kinds(ctx.query.question) and sections >= 3 and \
+            not (top.sections and _ARTICLE_MARK.match(top.sections[0])):
         return True  # 一共有哪几类奖励: the policy's articles are its classes (总部认定奖励, 增资扩产奖励…)
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
         sections >= 3
