@@ -85,3 +85,10 @@ def test_a_typo_jieba_cut_apart_is_corrected_across_its_pieces():
 def test_another_everyday_word_wins_over_a_longer_dictionary_word():
     assert words("除了申报书和营业执照，还要另外交啥？")[1:3] == ["申报书", "和"]
     assert "外交" not in words("还要另外交啥？")
+
+
+def test_clause_marks_are_stripped_and_articles_told_from_sections():
+    from zhtext.clauses import is_article, without_mark
+
+    assert without_mark("二、配套支持") == "配套支持" and without_mark("（三）远程导办") == "远程导办"
+    assert is_article("第三条") and is_article("第十二条") and not is_article("二、配套支持")

@@ -18,3 +18,16 @@ ITEM = r"\d{1,2}[.、．](?!\d)"  # 1. and 1、 but not the 1.5 of an amount
 
 # Any clause mark at the start of a line or label: 第三条, （一） or （1）, 一、, 1.
 CLAUSE_MARK = re.compile(rf"^(?:{ARTICLE}|[（(][一二三四五六七八九十\d]{{1,3}}[)）]|{SECTION}|{ITEM})")
+
+_MARK_AND_SPACE = re.compile(CLAUSE_MARK.pattern + r"\s*")
+_ARTICLE_MARK = re.compile(rf"^{ARTICLE}")
+
+
+def without_mark(label: str) -> str:
+    """The label without its leading clause mark: 二、配套支持 → 配套支持."""
+    return _MARK_AND_SPACE.sub("", label, count=1).strip()
+
+
+def is_article(heading: str) -> bool:
+    """The heading is an article (第三条), as opposed to a named section (二、配套支持)."""
+    return bool(_ARTICLE_MARK.match(heading))

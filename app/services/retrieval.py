@@ -24,7 +24,7 @@ from app.facts import vocab
 from app.services.query import GENERIC, PHRASING, Query, analyse, has_subject, surely_place, tagged
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
-from zhtext.clauses import CLAUSE_MARK
+from zhtext.clauses import CLAUSE_MARK, is_article, without_mark
 from zhtext.docnumbers import find_doc_number_anywhere
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
@@ -100,8 +100,6 @@ def states_itself(text: str, slot: str) -> bool:
 
 
 RARE_DOCS = 3  # a word at most this many documents use names a programme
-_LABEL = re.compile(CLAUSE_MARK.pattern + r"\s*")
-_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零\d]+条")
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
@@ -350,7 +348,7 @@ class Retriever:
         # the document's sections.
         opening = next((c for c in chunks[:3] if c.doc_id == top.doc_id and c.opens_document), None)
         outline = self._outline(opening, have, limit, top.fused) if opening is not None else []
-        if opening is None and kinds and top.sections and not _ARTICLE.match(top.sections[0]):
+        if opening is None and kinds and top.sections and not is_article(top.sections[0]):
             # (a 第X条 policy lists its kinds inside one article, which the siblings below complete)
             # 补贴一共有哪几项: the policy's sections are its kinds, whichever of them retrieval found
             outline = self._outline(top, have, limit, top.fused, first=0)
@@ -379,7 +377,7 @@ class Retriever:
             entry = self._entry(prefix, i, chunk.fused)
             if entry is None:
                 return None
-            if entry.sections and _LABEL.sub("", entry.sections[0], count=1).strip() == head:
+            if entry.sections and without_mark(entry.sections[0]) == head:
                 return entry
         return None
 

@@ -17,7 +17,7 @@ from app.facts.vocab import synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
 from app.services.query import PHRASING
 from zhtext.chunk_ids import split_chunk_id
-from zhtext.clauses import CLAUSE_MARK
+from zhtext.clauses import CLAUSE_MARK, is_article, without_mark
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
 
@@ -32,8 +32,6 @@ SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the referenc
 
 
 _LIST_SLOTS = (sl.MATERIALS, sl.CONDITIONS, sl.PROCEDURE)
-# (a 第X条 policy lists its kinds of benefit inside one article, not as its articles)
-_ARTICLE_MARK = re.compile(r"^第[一二三四五六七八九十百零\d]+条")
 _THE_REST = re.compile(r"剩下|剩余|其余|余下|另外(?:那|的)|其他的|别的")
 _CANDIDATE_CHUNKS = 5  # sentences come from the top passages (a list: its whole article, up to 12)
 
@@ -363,7 +361,7 @@ class ExtractiveAnswerer:
                     score *= 0.2  # 除了增量奖励还有…: the clause the user already knows is not the answer
                 if head and chunk.sections and head in chunk.sections[0]:
                     # 有哪几种服务方式: the items under 二、服务方式 (most when the heading is just that)
-                    score *= 5.0 if _LABEL_PREFIX.sub("", chunk.sections[0], count=1).strip() == head else 2.5
+                    score *= 5.0 if without_mark(chunk.sections[0]) == head else 2.5
                 if wants_items and len(chunk.sections) >= 2 and \
                         (shared := parents.get((chunk.doc_id, chunk.sections[0]), 0)) >= 3:
                     score *= 1 + 0.5 * (shared - 1)
@@ -689,7 +687,7 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
         return True
     sections = len({c.sections[0] for c in first if c.sections})
     if sl.asks_benefit_kinds(ctx.query.question) and sections >= 3 and \
-            not (top.sections and _ARTICLE_MARK.match(top.sections[0])):
+            not (top.sections and is_article(top.sections[0])):  # (a 第X条 policy's kinds sit in one article)
         return True  # 一共有哪几类奖励: the policy's articles are its classes (总部认定奖励, 增资扩产奖励…)
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
         sections >= 3
