@@ -82,6 +82,17 @@ def test_a_typo_jieba_cut_apart_is_corrected_across_its_pieces():
     assert fix("智改数专的奖补怎么申报", known, together) == "智改数转的奖补怎么申报"  # 智 / 改数 / 专
 
 
+def test_a_piece_of_a_document_number_is_no_word_to_correct_to():
+    from zhtext.typos import Homophones
+
+    # 政发 is cut out of 昆政发〔2021〕4号 and sounds like 证发 (四个证发下来: four permits issued)
+    library = {"政发": {"许可证"}, "许可证": {"政发"}}
+    known = lambda piece: any(piece in w or any(piece in o for o in others) for w, others in library.items())
+    together = lambda word, others: bool(library.get(word, set()) & set(others))
+    fix = Homophones(library).correct
+    assert fix("四个证发下来以后施工许可证过期了吗", known, together) == "四个证发下来以后施工许可证过期了吗"
+
+
 def test_another_everyday_word_wins_over_a_longer_dictionary_word():
     assert words("除了申报书和营业执照，还要另外交啥？")[1:3] == ["申报书", "和"]
     assert "外交" not in words("还要另外交啥？")

@@ -10,6 +10,9 @@ import re
 
 DOC_NUMBER = re.compile(r"([\u4e00-\u9fff]{1,12})\s*[〔\[［【(（]\s*(\d{4})\s*[〕\]］】)）]\s*(\d{1,4})\s*号")
 _LABEL = re.compile(r"^(?:文号|发文字号|索引号)")
+# The tail of an issuing code (昆政发, 昆政办发, 苏府办发): the tokeniser cuts 政发 out of 昆政发〔2021〕4号,
+# which makes it look like a word of the library's text; it is never a word a question means.
+ISSUER_TAIL = re.compile(r"^[\u4e00-\u9fff]?(?:政|府|委|办)(?:办)?发$")
 # Words before the issuing code that are not part of it: "根据苏府" -> "苏府".
 _LEAD_WORDS = re.compile(r"^.*?(?:根据|依据|按照|印发|转发|的|即)")
 

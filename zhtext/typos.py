@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from pypinyin import Style, lazy_pinyin
 
+from zhtext.docnumbers import ISSUER_TAIL
 from zhtext.normalize import normalize
 from zhtext.tokens import STOPWORDS, segmenter, tokenize, words
 
@@ -37,7 +38,7 @@ class Homophones:
     def __init__(self, vocabulary: Iterable[str], frequency: Callable[[str], float] | None = None):
         self._by_sound: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for word in set(vocabulary):
-            if 2 <= len(word) <= MAX_LEN and _HAN.match(word):
+            if 2 <= len(word) <= MAX_LEN and _HAN.match(word) and not ISSUER_TAIL.match(word):
                 self._by_sound[_sound(word)].append(word)
         self._frequency = frequency or (lambda w: 0.0)
 
