@@ -190,6 +190,7 @@ class Retriever:
         if s.retrieval_keyword_k > 0 and s.retrieval_keyword_weight > 0:
             # the policy's words for the user's (搬去 → 迁出, 跳槽 → 离开) are searched for too
             expanded = q.tokens + [w for t in dict.fromkeys(q.tokens) for w in vocab.synonyms(t) if w not in q.tokens]
+            expanded += [w for w in vocab.phrase_synonyms(q.standalone) if w not in expanded]
             for rank, hit in enumerate(self.keywords.search(expanded, k=s.retrieval_keyword_k)):
                 chunk = by_id.get(hit.id)
                 if chunk is None:
@@ -220,6 +221,13 @@ class Retriever:
             ranked = sorted(head, key=lambda c: c.rerank, reverse=True) + ranked[20:]
         return ranked
 
+    def _naming_documents(self, q: Query) -> set[str]:
+        """The policies that every rare word of the question (used by at most RARE_DOCS policies:
+        小巨人, 分期供地, 2倍系数's 系数) appears in: the programme the question names."""
+        named_in = [docs for w in dict.fromkeys(q.topic) if len(w) >= 2
+                    and 0 < len(docs := self.keywords.documents_with(w)) <= RARE_DOCS]
+        return set.intersection(*named_in) if named_in else set()
+
     def _prefer_named(self, q: Query, chunks) -> None:
         """What the user named (a level, a year, the previous answer's policy, 最新) outranks
         general similarity: 省级 wants the 省级 figure, not a district rule with other numbers."""
@@ -227,9 +235,7 @@ class Retriever:
         chunks = list(chunks)
         # A rare word of the question that only a few policies use (小巨人, 瞪羚, 分期供地) names the
         # programme asked about: a policy that never says it is about something else.
-        named_in = [docs for w in dict.fromkeys(q.topic) if len(w) >= 2
-                    and 0 < len(docs := self.keywords.documents_with(w)) <= RARE_DOCS]
-        naming = set.intersection(*named_in) if named_in else set()
+        naming = self._naming_documents(q)
         if naming and any(c.doc_id in naming for c in chunks):
             # (two rare words no one policy shares — 亩均评价 and 技改补贴 — name no single programme)
             for chunk in chunks:
@@ -429,6 +435,22 @@ class Retriever:
                     states_itself(mate.text, slot):
                 plain = mate
         return [chunks[0], plain, *chunks[1:]] if plain is not None else chunks
+
+    def _with_phrase_mate(self, chunks: list[RetrievedChunk], words: list[str], limit: int = 60) -> list[RetrievedChunk]:
+        """还能跟这个一起拿吗 asks what the policy words 不重复享受: when no passage found says it and
+        the best document has one that does, it comes along, second."""
+        words = [w for w in words if not any(w in c.text for c in chunks)]
+        if not words:
+            return chunks
+        prefix, _ = split_chunk_id(chunks[0].id)
+        have = {c.id for c in chunks}
+        for i in range(limit):
+            mate = self._entry(prefix, i, chunks[-1].fused)
+            if mate is None:
+                break
+            if mate.id not in have and any(w in mate.text for w in words):
+                return [chunks[0], mate, *chunks[1:]]
+        return chunks
 
     def _outline(self, opening: RetrievedChunk, have: set[str], limit: int, fused: float,
                  first: int | None = None) -> list[RetrievedChunk]:
@@ -644,7 +666,14 @@ class Retriever:
             ranked.sort(key=lambda c: c.doc_id not in named)
         current = [c for c in ranked if not c.expired(today)]
         old_year = bool(q.years) and any(c.expired(today) and q.years & c.years for c in ranked[:5])
-        if named or _ASKS_FOR_OLD.search(query) or old_year or not current:
+        naming = self._naming_documents(q)
+        only_old = bool(naming) and all(c.expired(today) for c in ranked if c.doc_id in naming) and \
+            any(c.doc_id in naming for c in ranked[:10])
+        if only_old:
+            # 技改综合奖补按2倍系数…: words only an expired policy uses name it; it answers (and the
+            # answer says it has expired) rather than a current policy on something near it.
+            ranked.sort(key=lambda c: c.doc_id not in naming)
+        if named or _ASKS_FOR_OLD.search(query) or old_year or not current or only_old:
             chosen = ranked
         else:
             chosen = current
@@ -669,8 +698,14 @@ class Retriever:
             top = self._with_steps(top)
         if q.wants_list:
             top = self._with_siblings(top, head=sl.asked_head(q.question), kinds=sl.asks_benefit_kinds(q.question))
+            if top and q.slots[0] == sl.MATERIALS and sl.MATERIALS in sl.asked_slots(q.question):
+                # 报的时候得交哪些东西 after a 省级 amount: the words carried over find that policy's
+                # amounts; its 五、申报材料 comes along
+                top = self._with_fact_mate(top, [sl.MATERIALS])
         elif q.single_fact and top:
             top = self._with_fact_mate(top, q.slots)
+        if top:
+            top = self._with_phrase_mate(top, vocab.phrase_synonyms(q.question))
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named
