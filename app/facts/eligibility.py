@@ -17,6 +17,7 @@ from app.facts.matching import (
     ELIGIBLE, INDUSTRIES, KUNSHAN_DISTRICTS, POSSIBLE, SUZHOU_OTHER, CompanyProfile, Match, Matcher,
 )
 from app.services.answering.base import Answer, Citation
+from zhtext.tokens import words
 from zhtext.validity import cn_date
 
 _INTENT = re.compile(
@@ -24,6 +25,8 @@ _INTENT = re.compile(
     r"(?:能|可以|可|能够|该|适合)(?:申请|申报|享受|拿到?|领取?|报)(?:到)?(?:哪些|什么|啥|哪几(?![年个月天次]))(?!服务|事项|内容|便利|证照)|"
     r"(?:符合|够得上|满足)(?:哪些|什么|哪几)(?:政策|补贴|奖励|扶持|项目)|哪些(?:政策|补贴|奖励|扶持|项目)(?:可以|能)(?:申请|申报|享受)|"
     r"政策体检|政策匹配|政策计算器|有什么(?:政策|补贴|奖励)(?:可以|能)(?:申请|申报|享受|拿)")
+# Words every title has (办法, 昆山市, 企业): they name no programme.
+_TITLE_WORDS = re.compile(r"办法|意见|措施|通知|指南|政策|细则|规定|方案|示例|整理|昆山|苏州|江苏|企业|公司|工作|实施|若干|关于")
 _QUESTION = re.compile(r"[？?]|吗|呢|怎么|如何|多少|哪些|什么|是否|能否|可否|有没有|能不能|可不可以|行不行|够不够")
 
 _INDUSTRY_WORDS = (
@@ -134,8 +137,22 @@ class Eligibility:
                 return None
         known = profile.known()
         if len(known) < 2:
+            if self._names_programme(text, said):
+                # 牵头组建昆山市级创新联合体，认定后能享受哪些支持: that programme's benefits, from its policy
+                # (昆山市 alone describes no company)
+                return None
             return Answer(text=ASK, citations=[], grounded=False, refusal_reason="need_profile")
         return self.compose(profile, said)
+
+    def _names_programme(self, text: str, said: list[str]) -> bool:
+        """The question names one programme by a word of some policy's title (创新联合体, 首台（套）)
+        that does not describe the company (我们是专精特新企业 says what it is)."""
+        if self.registry is None:
+            return False
+        titles = [row.title for row in self.registry.live()]
+        described = " ".join(said)
+        return any(w in title for w in words(text) if len(w) >= 3 and not _TITLE_WORDS.search(w)
+                   and w not in described for title in titles)
 
     def compose(self, profile: CompanyProfile, said: list[str]) -> Answer:
         today = self.matcher.clock()
