@@ -33,9 +33,9 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (DURATION, re.compile(r"how long|how many (?:working |business )?(?:days|weeks|months|years)|how (?:quickly|soon)|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),
-    (DEPARTMENT, re.compile(r"哪里|在哪|去哪|上哪|到哪(?:办|申|交|报|领)|直接(?:送|交|报)(?:到|给)?|还是(?:要)?先(?:交|报|送|过)|通过谁|谁来?(?:报|审|批|办)|哪个部门|什么部门|哪个(?:局|委|办|单位|科室)|归谁管|谁管|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
+    (DEPARTMENT, re.compile(r"哪里|在哪|去哪|上哪|到哪(?:办|申|交|报|领)|(?:交|送|报|递|寄)到哪|(?:局|委|部门)(?:报|交|申请|申报|办理?)?还是|先过(?:区镇|街道|园区)|直接(?:送|交|报)(?:到|给)?|还是(?:要)?先(?:交|报|送|过)|通过谁|谁来?(?:报|审|批|办)|哪个部门|什么部门|哪个(?:局|委|办|单位|科室)|归谁管|谁管|找谁|向谁|交给谁|谁受理|谁牵头|谁负责|哪个单位|牵头单位|负责部门|受理部门|窗口|电话|热线|联系|地址|哪儿|where|which department|who (?:do|should|can|handles|is responsible)|contact", re.I)),
     (AMOUNT, re.compile(r"多少|金额|怎么算|如何计算|怎么计算|计算标准|几万|多少钱|最高|上限|额度|能拿|能领|给多少|奖多少|补多少|标准是|奖励多少|how much|amount", re.I)),
-    (MATERIALS, re.compile(r"(?<!把)材料(?!造假|作假|虚假|不实|弄虚|递|交上|交了|报上|送|都?准备好|提交(?:后|以后|了))|资料|要带|需要带|准备什么|提交什么|交什么|证明|documents?\b", re.I)),
+    (MATERIALS, re.compile(r"(?<!把)(?<!新)(?<!电池)(?<!先进)(?<!复合)(?<!化工)(?<!建筑)(?<!包装)(?<!纳米)(?<!金属)(?<!电子)(?<!光伏)材料(?!造假|作假|虚假|不实|弄虚|递|交上|交了|报上|送|都?准备好|提交(?:后|以后|了))|资料|要带|需要带|准备什么|提交什么|交什么|(?:交|带|准备|提交|备齐?)(?:哪些|些?什么|点什么)(?:东西|文件)|证明|documents?\b", re.I)),
     (CONDITIONS, re.compile(r"条件|要求|资格|门槛|符合|哪些企业|什么企业|谁可以|够不够|能不能申请|可以申请吗|能申请吗|有资格|eligib", re.I)),
     (PROCEDURE, re.compile(r"流程|步骤|怎么申请|如何申请|怎么办|如何办|怎么办理|如何办理|怎么报|程序|怎么弄|how to|procedure|"
                            r"哪几步|几个?步|哪些步|做哪些事|先做什么|要做什么|需要做什么|操作什么|要怎么操作|怎么走|怎么处理|"
@@ -45,8 +45,8 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [
     (LIST, re.compile(r"哪些|哪几|有什么|包括|包含|几种|几类|清单|举措|措施|(?:问|办|咨询|提供)些?什么(?:内容|事|服务|业务)|哪[两三四五六七八九十\d]{1,2}\s*[个项类种条件大]|分别是|"
                       r"what (?:are|subsidies)", re.I)),
     (CONSEQUENCE, re.compile(r"会怎么样|会怎样|会如何|(?:什么|有何|哪些)后果|后果是|(?:怎么|如何|怎样|会被)处罚|什么处罚|会(?:怎么|如何|怎样)处理|会被(?:怎么|怎样|如何)|"
-                             r"罚多少|会不会被(?:罚|处罚|追回|取消)")),
-    (YESNO, re.compile(r"能不能|可不可以|是否|可以吗|能吗|吗[？?]?$|吗(?=还是|[，,])|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
+                             r"罚多少|会不会被(?:罚|处罚|追回|取消)|(?:会|有)(?:什么)?影响|受(?:到)?影响")),
+    (YESNO, re.compile(r"能不能|可不可以|会不会|是否|可以吗|能吗|吗[？?]?$|吗(?=还是|[，,])|有没有|(?:能|可以|会|要|用|算|行).{0,16}不[？?]?$|行不行|算不算|要不要|用不用")),
     (DEFINITION, re.compile(r"是什么|指什么|什么是|是指|什么意思|含义")),
 ]
 
@@ -77,6 +77,8 @@ def _slots_of(question: str) -> list[str]:
     # "有效期多久" asks for a duration, not an application window.
     if DURATION in found and WINDOW in found and not re.search(r"申报|受理|截止|开始|随时", question):
         found.remove(WINDOW)
+    if DURATION in found and _FORMS[PAYOUT][0].search(question):
+        found.remove(DURATION)  # 一次给齐还是分几年发: how it is paid out, not how long anything takes
     # "能拿多少" / "标准" is an amount even when 比例 is not named; "比例" beats a bare 多少.
     if RATIO in found and AMOUNT in found and not re.search(r"多少钱|金额|几万|最高", question):
         found.remove(AMOUNT)
@@ -161,7 +163,7 @@ _VERDICT = re.compile(r"不得|不予|不能|不可|不单独|不另行|不纳�
 _STEP = re.compile(r"初审|审核|复核|评审|核查|公示|拨付|发放|出具|推荐|登记|派单|答复|回访|确认|核发|送达|网上申报|提出申请")
 
 
-_PENALTY = re.compile(r"追回|收回|不予返还|不予退还|扣减|没收|取消.{0,8}资格|列入.{0,10}(?:失信|黑名单|名单)|处罚|罚款|追究|不予受理|停止享受|退回已")
+_PENALTY = re.compile(r"追回|收回|自行废止|作废|纳入.{0,10}(?:低效|淘汰|整治|失信).{0,6}(?:清单|名单)|不予返还|不予退还|扣减|没收|取消.{0,8}资格|列入.{0,10}(?:失信|黑名单|名单)|处罚|罚款|追究|不予受理|停止享受|退回已")
 
 
 def states_penalty(sentence: str) -> bool:
@@ -182,6 +184,8 @@ def step_count(sentence: str) -> int:
 CAP = "cap"          # 最多给多少 → 单个企业最高200万元
 CLASSES = "classes"  # 分成哪几档 → 分为A类（优先发展）、B类…四类
 THRESHOLD = "threshold"  # 营收要到多少 → 年主营业务收入在2000万元及以上
+BASIS = "basis"      # 按审计报告的数算还是按税务的 → 以税务部门加计扣除口径为准
+PAYOUT = "payout"    # 一次给齐还是分几年发 → 20万元以上的，分5年发放；20万元及以下的，一次性发放
 _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     CAP: (re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I),
           re.compile(r"最高|最多|不超过|上限|封顶")),
@@ -189,6 +193,10 @@ _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
               re.compile(r"分为.{0,60}(?:[两三四五六七八九十\d]|几)(?:类|档|级|等|种)|(?:[A-D]|甲|乙)类.{0,20}(?:[B-D]|乙|丙)类")),
     THRESHOLD: (re.compile(r"(?:要|需要?|得|必须)(?:达)?到多少|达到多少|至少(?:要|得)?(?:有|达到)?多少|起码(?:要)?多少|门槛(?:是|有)?多"),
                 re.compile(r"(?:\d|[一二三四五六七八九十百千万])\s*(?:万|亿)?(?:元|人|亩|%|千瓦时)?\s*(?:及|或)?(?:以上|以下)|不低于|不少于|达到|超过|满\s*\d")),
+    BASIS: (re.compile(r"口径|为准|(?:按|以)(?:哪个|哪种|什么)(?:数|口径|数据|报表)|按[^，,。？?]{1,14}算[^，,。？?]{0,3}[，,]?还是"),
+            re.compile(r"为准|口径|按照?[^，,。；;]{0,14}(?:计算|核定|核算)")),
+    PAYOUT: (re.compile(r"一次(?:性)?(?:给|发|付|拨|领)|分(?:几|多少|\d+)?(?:年|期|次|批)(?:给|发|付|拨|领|兑现)|(?:钱|补贴|奖励|奖金)(?:是|会)?怎么(?:发|给)|一次给齐"),
+             re.compile(r"一次性(?:发放|拨付|给予|兑现)|分\s*[\d一二三四五]+\s*(?:年|期|次|批)(?:发放|拨付|兑现)|分期(?:发放|拨付|兑现|支付)")),
 }
 
 
@@ -205,6 +213,12 @@ def asks_benefit_kinds(question: str) -> bool:
 
 def procedural_heading(heading: str) -> bool:
     return bool(_PROCEDURAL_HEADING.search(heading))
+
+
+def asks_any_form(question: str) -> bool:
+    """The question says what it asks by one of the ways above (一次给齐还是分几年发), even where it
+    names no slot: a follow-up so put asks that, not the last question's slot again."""
+    return any(pattern.search(question) for pattern, _ in _FORMS.values())
 
 
 def asks(form: str, question: str) -> bool:

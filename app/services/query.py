@@ -39,7 +39,7 @@ PHRASING = frozenset(
     "以后 之后 后面 前面 大概 大约 一般 然后 那边 这边 中间 整个 已经 还是 或者 到底 究竟 具体 一下 一共 总共 左右 "
     "差不多 听说 好像 应该 可能 现在 目前 这样 那样 这种 那种 多久 多长 多长时间 多少 什么 哪些 哪个 怎么 如何 怎样 "
     "为什么 是否 能否 能不能 可不可以 额外 另外 除了 啥 咋 啥时候 交给 交到 送到 递交 报给 申报材料 "
-    "不知道 沾边 沾不 在不在 算不算 够不够".split()
+    "不知道 沾边 沾不 在不在 算不算 够不够 东西 怎么弄 怎么搞 咋弄 咋搞".split()
 )
 GENERIC = GENERIC | PHRASING
 
@@ -287,7 +287,7 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
     question = normalize(question)
     own_topic = topic_words(question)
     own_levels = sl.levels(question)
-    inherited = [] if sl.asked_slots(question) else sl.asked_slots(previous)
+    inherited = [] if sl.asked_slots(question) or sl.asks_any_form(question) else sl.asked_slots(previous)
     if has_subject(question) and not _FOLLOW_MARK.search(question):
         return question, []
     previous_topic = set(topic_words(previous))

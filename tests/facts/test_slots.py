@@ -96,3 +96,14 @@ def test_a_year_of_the_company_is_not_a_policy_year():
 
     assert years("我们是2025年才注册的小公司") == set() and company_years("我们是2025年才注册的小公司") == {2025}
     assert years("2021年昆山出的智改数转措施") == {2021} and years("21年出的那个措施") == {2021}
+
+
+def test_what_officers_say_in_their_own_words():
+    from app.facts.slots import BASIS, PAYOUT, asks
+
+    assert asked_slots("申请的时候要交哪些东西？")[0] == "materials"
+    assert asked_slots("材料交到哪？")[0] == "department"  # where they go, not the materials again
+    assert "materials" not in asked_slots("我们是做新能源电池材料的，能优先安排哪些要素？")  # what the company makes
+    assert asked_slots("连续两年D类，对用地有什么影响？")[0] == "consequence"
+    assert asks(PAYOUT, "这笔钱是一次给齐，还是分几年发？") and "duration" not in asked_slots("这笔钱是一次给齐，还是分几年发？")
+    assert asks(BASIS, "研发费用是按审计报告上的数算，还是按税务那边的？")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from app.facts import slots as sl
-from app.facts.vocab import synonyms
+from app.facts.vocab import phrase_synonyms, synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
-from app.services.query import PHRASING
+from app.services.query import GENERIC, PHRASING
 from zhtext.chunk_ids import split_chunk_id
 from zhtext.clauses import CLAUSE_MARK, is_article, without_mark
 from zhtext.sentences import split_sentences as zh_sentences
@@ -167,6 +167,8 @@ class ExtractiveAnswerer:
                     terms[word] = max(terms.get(word, 0.0), weight * idf)
                     for other in synonyms(word):  # 退 ~ 返还: a policy's word for the user's, a little less
                         terms[other] = max(terms.get(other, 0.0), 0.8 * weight * (self._idf(other) or 1.0))
+        for other in phrase_synonyms(q.question if q is not None else ctx.question):  # 一起拿: 重复享受
+            terms[other] = max(terms.get(other, 0.0), 1.6 * (self._idf(other) or 1.0))
         return terms
 
     def _known(self, token: str) -> list[str]:
@@ -228,6 +230,10 @@ class ExtractiveAnswerer:
         # Shorter sentences win ties, except lists: a materials list is long by nature.
         length = min(len(sentence), 80) if q is not None and q.slots and (q.slots[0] in _LIST_SLOTS or q.slots[:2] == [sl.YESNO, sl.CONDITIONS]) else len(sentence)
         score = overlap / math.sqrt(max(length, 20) / 40)
+        if q is not None and sl.asks(sl.BASIS, q.question):
+            score *= 2.5 if sl.answers(sl.BASIS, sentence) else 0.8  # 按审计报告算还是按税务的: …口径为准
+        if q is not None and sl.asks(sl.PAYOUT, q.question):
+            score *= 3.0 if sl.answers(sl.PAYOUT, sentence) else 0.8  # 一次给齐还是分几年发: …一次性发放
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
@@ -323,6 +329,13 @@ class ExtractiveAnswerer:
         predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))}
         action = sl.asked_action(ctx.query.question) if ctx.query is not None else ""
         acted = {w for w in synonyms(action) if len(w) >= 2}  # 怎么扣: 扣减, 扣除
+        # 网上怎么弄？ after 水电气网联合报装: in a follow-up the user's own words say what is new; a
+        # clause that has none of them only repeats the last topic (when some clause has them). Words
+        # that only say what is asked (办完 ~ 办结: how long) are no topic: 7日内作出决定 answers too.
+        own = {w for t in ctx.query.own_tokens if len(t) >= 2 and t not in GENERIC and not re.search(r"\d", t)
+               and not any(sl.asked_slots(x) for x in (t, *synonyms(t)))
+               for w in (t, *synonyms(t))} if ctx.query is not None and ctx.query.follow_up else set()
+        owned: list[bool] = []
         for rank, chunk in enumerate(ctx.chunks[:len(pool)]):
             # Short headings and the article's opening clause say what a clause is about.
             heads = _heads(chunk)
@@ -381,6 +394,9 @@ class ExtractiveAnswerer:
                     # "四、申请材料" is the answer to a materials question, whatever its items say.
                     score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
                 out.append(_Sentence(rank, pos, sentence, score))
+                owned.append(bool(own) and any(w in f"{heads} {item_lead} {sentence}".lower() for w in own))
+        if any(owned):
+            out = [c if mine else replace(c, score=c.score * 0.3) for c, mine in zip(out, owned)]
         return out
 
     def select(self, ctx: AnswerContext) -> list[_Sentence]:
