@@ -8,10 +8,11 @@ that imports ``ingest`` (the ingestion service the staff console and the keyword
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import Any
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,10 +76,12 @@ class Services:
     curation: Any = None  # app.curation.service.CurationServices (issue 16)
 
     @classmethod
-    def build(cls, settings: Settings, embedder: Embedder | None = None) -> "Services":
+    def build(cls, settings: Settings, embedder: Embedder | None = None,
+              clock: Callable[[], dt.date] = dt.date.today) -> "Services":
         """Build every component and service from settings, each once, in dependency order. A wrong
         setting or a missing optional package fails here, at start, with a message naming the setting.
-        Tests pass a shared embedder to save start-up time."""
+        Tests pass a shared embedder to save start-up time; ``clock`` is the day policies' validity is
+        judged on, in chat and in the 政策计算器 alike (the benchmark pins it)."""
         check_extras(settings)
         sessions = create_session_factory(create_db_engine(settings))
         registry, facts = DocumentRegistry(sessions), PolicyFacts(sessions)
@@ -92,8 +95,8 @@ class Services:
                               live=LiveSet(registry, check_interval=settings.keyword_refresh_seconds))
         answerer = create_answerer(settings, keywords.idf)
         conversations = ConversationStore(sessions)
-        chat = ChatService(settings, retriever, answerer, conversations)
-        matcher = Matcher(facts, registry)
+        chat = ChatService(settings, retriever, answerer, conversations, clock=clock)
+        matcher = Matcher(facts, registry, clock=clock)
         chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
         chat.checkup = Checkup(chat.eligibility, sessions)  # WeChat 政策体检, profile per OpenID
         state = create_shared_state(settings, sessions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ DATA_DIR = ROOT / "bench" / "data"
 SPLIT_FILES = {"tune": DATA_DIR / "tune.jsonl", "heldout": DATA_DIR / "heldout.jsonl"}
 SPLITS = tuple(SPLIT_FILES)
 EVAL_FILES = list(SPLIT_FILES.values())
+# The day the eval set's answers are judged on: which sample policies are in force (three expire on
+# 2026-12-31) decides what a right answer is, so the figures must not drift with the calendar.
+EVAL_DATE = dt.date(2026, 12, 2)
 REFUSAL_KINDS = ("no_evidence", "cheating", "account_status", "personal", "off_topic")
 
 # A fact is a substring, or a list of accepted alternatives (any one counts).

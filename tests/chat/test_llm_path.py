@@ -14,7 +14,7 @@ import pytest
 from app.services.answering.base import AnswerContext
 from app.services.answering.llm import LlamaCppAnswerer, LLMUnavailable, clean_citations
 from app.settings import Settings
-from tests.chat.conftest import parse_sse
+from tests.chat.conftest import AS_OF, parse_sse
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -26,7 +26,7 @@ def test_answer_call_gets_todays_date_and_the_conversation(make_client):
         client.post("/api/chat", json={"message": "那苏州市级的呢？", "conversation_id": first["conversation_id"]})
         answer_requests = [r for r in llm.requests if "参考资料" in r["messages"][-1]["content"]]
         rewrite_requests = [r for r in llm.requests if "改写" in r["messages"][0]["content"]]
-    today = dt.date.today()
+    today = AS_OF()  # the services' clock, not the machine's
     last = answer_requests[-1]["messages"][-1]["content"]
     assert f"今天是{today.year}年{today.month}月{today.day}日" in last
     assert "此前对话" in last and "昆山对省级创新联合体给多少支持" in last and "200万元" in last

@@ -25,9 +25,7 @@ def build_facts_services(data_dir, embedder, corpus_dir) -> Services:
     settings = Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus_dir, rate_limit_per_ip=0,
                         rate_limit_per_conversation=0,
                         admin_tokens=f"carol:editor:{hash_token(EDITOR_TOKEN)},dave:viewer:{hash_token(VIEWER_TOKEN)}")
-    services = Services.build(settings, embedder=embedder)
-    services.matcher.clock = lambda: TODAY
-    return services
+    return Services.build(settings, embedder=embedder, clock=lambda: TODAY)
 
 
 @pytest.fixture(scope="session")
