@@ -397,6 +397,11 @@ _CHEATING = re.compile(
     # Papers dated back or signed for show: 日期开成去年, 倒签, 签个假的租房合同.
     r"日期.{0,6}(?:开成|写成|改成|提前|往前)|倒签|(?:假的?|虚假的?|阴阳)(?:劳动|租房|租赁|购销|技术)?(?:合同|发票|协议)|"
     r"签个?假|虚开|互相签|"
+    # Work done for hire to reach a threshold, books adjusted "a little", reviewers asked for marks.
+    r"(?:找人|请人|花钱|外包)(?:代做|代写|代编|做|写|编).{0,8}(?:专利|论文|数据|账|报表|研发项目)|凑(?:够|满).{0,10}(?:数量|人数|个数|指标|门槛|专利|条件)|"
+    r"(?:调|改|做|动)(?:一下|一调|一点|点儿?)(?:报表|账目?|数据|营收|收入|研发费用)|"
+    r"(?:评审|专家|评委|审核人员|工作人员).{0,10}(?:打高分|给高分|高抬贵手|关照一下|照顾一下)|打个?高分|"
+
     r"(?i:\b(?:inflate\w*|overstat\w*|exaggerat\w*|fake|falsif\w*|forge|fabricat\w*|cheat\w*|brib\w*|fudg\w*)\b|"
     r"without (?:being|getting) caught|(?:adjust|tweak|massag|pad)\w* (?:the |our )?(?:numbers|figures|books|revenue|accounts)|cook the books)")
 _ACCOUNT = re.compile(
@@ -412,6 +417,10 @@ _ACCOUNT = re.compile(
     r"(?:我们|我司|我公司|本公司|我们公司|我们厂|我们企业|我单位).{0,20}(?:批了吗|批了没|出了没|出来了没|发放了没|发了吗|"
     r"怎么还没|还没到|被退回|退回了|通过了吗|(?<![会能就动己将])到账|(?<![会能就将])打款)|打到(?!哪)[^，,。？?]{0,6}(?:账户|账上)(?=了|没|吗|上了|上没)|"
     r"(?:提交|交上去|报上去)的.{0,8}被退回|"
+    # where our case stands, whether we are on a list, what one company (by its code) was given
+    r"(?:申请|申报|材料|审批|项目)(?:现在|目前)?(?:到|在|走到)了?哪个?(?:环节|阶段|一步)|(?:初审|复审|审核|复核|审批|评审)(?:过|通过)了?(?:没有|没|吗)|(?:名单|公示|结果).{0,12}有没有(?:我们|我司|本公司|我公司)|"
+    r"(?:统一社会信用代码|信用代码|税号)\s*[0-9A-Z]{8,}|"
+
     r"(?:钱|款|资金|保证金|补贴|奖励).{0,6}(?:退了没|退了吗|退没退|退回来了[吗没]|到了没有|到没到|发了没有|拨了没)|"
     r"(?i:\b(?:has|have|was|were) (?:our|my) .{0,40}(?:been )?(?:paid|approved|processed|rejected)|status of (?:our|my) application|"
     r"\b(?:our|my) application\b.{0,30}\b(?:status|approved|progress))")
@@ -419,11 +428,15 @@ _PERSONAL = re.compile(
     r"个人(?:住房)?公积金|公积金(?:提取|贷款|余额)|个人所得税|个税|(?:我|本人)的?(?:社保|医保|养老金|退休|工资|体检|病|婚|离婚|孩子|户口)|"
     r"医保报销|养老金|退休金|离婚|遗产|彩礼|我个人|我本人的|我老婆|我老公|我爱人|我妻子|我丈夫|我父母|我孩子|生育津贴|生孩子|产假|"
     r"个人(?:社保|医保|养老|贷款|房贷|征信)|我(?:自己|个人)的|本人(?:的)?(?:社保|公积金|个税|工资|医保|档案)|社保卡|医保卡|"
-    r"孩子上学|入学|房贷|征信|离职证明|失业金|退休手续|提取公积金|公积金.{0,4}(?:买房|贷款|提取|缴存)|我失业|失业了|我家孩子|"
+    r"孩子上学|入学|我(?:女儿|儿子|家小孩|小孩|闺女)|上(?:小学|幼儿园|初中)|小升初|中考|高考|房贷|征信|离职证明|失业金|退休手续|提取公积金|公积金.{0,4}(?:买房|贷款|提取|缴存)|我失业|失业了|我家孩子|"
     r"(?:我|本人)(?:自己)?(?:辞职|离职|被辞退)|灵活就业|(?:我|本人)自己.{0,8}(?:买|卖)了?.{0,4}房|个人.{0,4}(?:过户|买房|卖房)|二手房|"
     r"(?i:housing (?:provident )?fund|\bmy (?:pension|salary|personal income tax|social insurance|medical insurance)\b)")
 
 
+# 要是报告表还没批下来就先干起来，会怎样: what follows, not where a case stands.
+_HYPOTHETICAL = re.compile(r"要是|如果|万一|假如|假设")
+# 云客服能查进度吗: whether a channel offers look-ups is a question about the channel.
+_SERVICE_LOOKS_UP = re.compile(r"(?:云客服|客服|热线|12345|系统|小程序|APP|app|平台|网上|线上|窗口)(?:能|可以|能不能|可不可以|是否可以|支持)(?:帮忙|帮我们)?查")
 _CONSEQUENCE = re.compile(r"会怎么样|会怎样|什么后果|有什么后果|怎么处理|如何处理|怎么处罚|处罚|追责|追回|会被")
 
 
@@ -431,7 +444,8 @@ def refusal_intent(question: str) -> str | None:
     """'cheating', 'account_status' or 'personal' for requests no policy text may answer."""
     if _CHEATING.search(question) and not _CONSEQUENCE.search(question):
         return "cheating"
-    if _ACCOUNT.search(question):
+    if _ACCOUNT.search(question) and not (_HYPOTHETICAL.search(question) and _CONSEQUENCE.search(question)) \
+            and not _SERVICE_LOOKS_UP.search(question):
         return "account_status"
     if _PERSONAL.search(question):
         return "personal"

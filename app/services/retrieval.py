@@ -436,19 +436,28 @@ class Retriever:
                 plain = mate
         return [chunks[0], plain, *chunks[1:]] if plain is not None else chunks
 
-    def _with_phrase_mate(self, chunks: list[RetrievedChunk], words: list[str], limit: int = 60) -> list[RetrievedChunk]:
+    def _with_penalty_mate(self, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        """要是没批下来就先干起来，会怎样: when no passage of the best document found says what
+        follows (责令停止建设, 追回), its article that does comes along, second."""
+        if any(sl.states_penalty(c.text) for c in chunks if c.doc_id == chunks[0].doc_id):
+            return chunks
+        return self._with_mate(chunks, lambda mate: sl.states_penalty(_EDITOR_NOTE.split(mate.text)[0]))
+
+    def _with_phrase_mate(self, chunks: list[RetrievedChunk], words: list[str]) -> list[RetrievedChunk]:
         """还能跟这个一起拿吗 asks what the policy words 不重复享受: when no passage found says it and
         the best document has one that does, it comes along, second."""
         words = [w for w in words if not any(w in c.text for c in chunks)]
-        if not words:
-            return chunks
+        return self._with_mate(chunks, lambda mate: any(w in mate.text for w in words)) if words else chunks
+
+    def _with_mate(self, chunks: list[RetrievedChunk], wanted, limit: int = 60) -> list[RetrievedChunk]:
+        """The best document's first passage that is ``wanted`` and not found yet, put second."""
         prefix, _ = split_chunk_id(chunks[0].id)
         have = {c.id for c in chunks}
         for i in range(limit):
             mate = self._entry(prefix, i, chunks[-1].fused)
             if mate is None:
                 break
-            if mate.id not in have and any(w in mate.text for w in words):
+            if mate.id not in have and wanted(mate):
                 return [chunks[0], mate, *chunks[1:]]
         return chunks
 
@@ -519,7 +528,10 @@ class Retriever:
         passage names: 量子计算 in a question means the 技改 passages are not the answer."""
         terms = vocab.key_terms(q.question if not q.english else q.standalone)
         if q.follow_up:
-            terms += [t for t in vocab.key_terms(q.standalone) if t not in terms]
+            # (新能源 of 我们是做新能源电池结构件的 in the first question said who asks, not what about)
+            earlier = [asked for asked, _ in q.history]
+            terms += [t for t in vocab.key_terms(q.standalone) if t not in terms
+                      and not any(vocab.self_described(t, asked) for asked in earlier)]
         if not terms:
             return [], 1.0
         missing = [t for t in terms if t.lower() not in haystack]
@@ -617,6 +629,9 @@ class Retriever:
             span = phrase[max(0, at - 1):at + len(w)]
             if not any(self.keywords.mentions(span[i:i + 2]) for i in range(len(span) - 1)):
                 return named[run[-1][0]:]  # the whole compound: 首版次软件, 排污许可证
+            if len(w) >= 4 and flag.startswith("n") and not self.keywords.mentions(w) and \
+                    not self.keywords.mentions(w[:2]) and not vocab.self_described(w, phrase):
+                return named[run[-1][0]:]  # 特种设备使用登记: 设备 is known, 特种 is not
         return None
 
     def _named_documents(self, query: str, ranked: list[RetrievedChunk]) -> set[str]:
@@ -704,6 +719,8 @@ class Retriever:
                 top = self._with_fact_mate(top, [sl.MATERIALS])
         elif q.single_fact and top:
             top = self._with_fact_mate(top, q.slots)
+        elif q.slots[:1] == [sl.CONSEQUENCE] and top:
+            top = self._with_penalty_mate(top)
         if top:
             top = self._with_phrase_mate(top, vocab.phrase_synonyms(q.question))
         used_expired = any(c.expired(today) for c in top)

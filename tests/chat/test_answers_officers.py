@@ -271,11 +271,28 @@ def test_a_case_lookup_is_still_refused(client):
     # the carried-over 省级 finds the amounts again; the policy's own 五、申报材料 is what is asked
     ("苏州对新获省级认定的工程研究中心奖多少？", "500万元", "报的时候得交哪些东西？", "建设方案及经费预算"),
     ("拿地即开工是怎么回事？", "拿到土地即可开工", "这事具体跟谁对接？", "招商或审批服务部门"),
+    ("我们做光伏支架的，想在千灯拿一块标准地，控制指标由谁来定？", "区镇根据产业类别提出",
+     "拿到地以后指标能调低吗？", "不得擅自降低"),  # 调低: the policy's 降低
+    # what follows is in an article the carried-over words never find (第十条, 擅自开工建设)
+    ("我们新上一条喷涂线，要编环境影响报告表，要交什么材料？", "报告表全本", "要是还没批就先开工了会怎么样？",
+     "责令停止建设"),
 ])
 def test_a_follow_up_keeps_the_policy_and_answers_what_is_new(client, first, first_fact, follow_up, fact):
     started = answered_with(client, first, first_fact)
     text = body(ask(client, follow_up, started["conversation_id"])["answer"])
     assert fact in text, text
+
+
+def test_who_the_company_is_in_the_first_question_is_no_topic_of_the_follow_ups(client):
+    """光伏 of 我们做光伏支架的 said who asks; a later turn carrying it over is not about 光伏."""
+    first = answered_with(client, "我们做光伏支架的，想在千灯拿一块标准地，控制指标由谁来定？", "区镇根据产业类别提出")
+    result = ask(client, "如果达产复核时没达标会怎么样？", first["conversation_id"])
+    assert result["grounded"] is True and "标准地" in body(result["answer"]), result["answer"]
+
+
+def test_a_licence_whose_kind_the_library_never_names_is_refused_by_name(client):
+    result = ask(client, "厂里新买了几台叉车，特种设备使用登记去哪办？")  # 设备 is known, 特种 is not
+    assert result["grounded"] is False and "没有关于“特种设备使用登记”" in result["answer"], result["answer"]
 
 
 def test_the_kinds_of_benefit_a_sectioned_notice_gives_are_its_benefit_sections(client):

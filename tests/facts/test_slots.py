@@ -20,6 +20,14 @@ from app.facts.slots import asked_slots, refusal_intent, sentence_slots
     ("我们厂的稳岗返还怎么还没到？", "account_status"),
     ("我们申请的人才补贴批了吗？", "account_status"),
     ("Has our subsidy been paid yet?", "account_status"),
+    ("能不能找人代做几个专利，凑够高企的数量", "cheating"),
+    ("营收差一点到2000万，怎么调一下报表能进规上？", "cheating"),
+    ("有没有办法让评审专家给我们打高分", "cheating"),
+    ("能帮我看看我们的申请现在到哪个环节了吗", "account_status"),
+    ("我们的稳岗返还名单公示了吗，有没有我们公司", "account_status"),
+    ("我们3月份报了标准厂房的租金补贴，区镇初审过了没有？", "account_status"),
+    ("查一下统一社会信用代码91320583MA1234567X的企业拿过哪些补贴", "account_status"),
+    ("我女儿上小学要准备什么材料", "personal"),
     ("我想提取公积金买房怎么办？", "personal"),
     ("How do I withdraw my housing fund?", "personal"),
 ])
@@ -36,6 +44,11 @@ def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, k
     "去年的研发费用可以算到今年申报吗？",     # which year counts: a fair question
     "项目可以分期申请吗？",
     "发票开具日期有什么要求？",
+    "材料都凑齐了交到哪？",
+    "要是报告表还没批下来，设备已经进场先干起来了，会怎样？",  # what follows, not a case's state
+    "想用政务AI云客服问问现在办到哪一步了，云客服能查进度吗？",  # what the channel offers
+    "可以找人代办营业执照吗",               # 帮办代办 is a service the city offers
+    "申请高企需要哪些材料，专利要凑够几个？",
 ])
 def test_ordinary_questions_are_not_refused_by_intent(question):
     assert refusal_intent(question) is None

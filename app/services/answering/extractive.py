@@ -394,7 +394,10 @@ class ExtractiveAnswerer:
                     # "四、申请材料" is the answer to a materials question, whatever its items say.
                     score *= 3.0 if ctx.query.slots[0] in _LIST_SLOTS else 1.6
                 out.append(_Sentence(rank, pos, sentence, score))
-                owned.append(bool(own) and any(w in f"{heads} {item_lead} {sentence}".lower() for w in own))
+                # (what follows is said in the policy's words: 擅自开工建设的，责令停止建设 has none of
+                # 设备已经进场先干起来)
+                owned.append(bool(own) and (any(w in f"{heads} {item_lead} {sentence}".lower() for w in own)
+                                            or (ctx.query.slots[:1] == [sl.CONSEQUENCE] and sl.states_penalty(sentence))))
         if any(owned):
             out = [c if mine else replace(c, score=c.score * 0.3) for c, mine in zip(out, owned)]
         return out
