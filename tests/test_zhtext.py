@@ -103,3 +103,17 @@ def test_clause_marks_are_stripped_and_articles_told_from_sections():
 
     assert without_mark("二、配套支持") == "配套支持" and without_mark("（三）远程导办") == "远程导办"
     assert is_article("第三条") and is_article("第十二条") and not is_article("二、配套支持")
+
+
+def test_a_policy_s_dates_in_one_sentence():
+    import datetime as dt
+
+    from zhtext.validity import validity_sentence
+
+    on = dt.date(2026, 12, 2)
+    assert validity_sentence("某办法", on, effective_from=dt.date(2021, 2, 25), expires=dt.date(2023, 12, 31),
+                             doc_number="昆政发〔2021〕4号") == \
+        "《某办法》（昆政发〔2021〕4号）自2021年2月25日起施行，有效期至2023年12月31日，已到期失效。"
+    assert validity_sentence("某意见", on, published=dt.date(2026, 5, 1), expires=dt.date(2028, 12, 31)) == \
+        "《某意见》于2026年5月1日印发，有效期至2028年12月31日，目前仍在有效期内。"
+    assert validity_sentence("某指南", on) == ""  # nothing known: nothing said

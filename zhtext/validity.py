@@ -44,6 +44,25 @@ def in_force(expires: dt.date | str | None, on: dt.date) -> bool:
     return expires >= on
 
 
+def validity_sentence(title: str, on: dt.date, *, effective_from: dt.date | None = None,
+                      published: dt.date | None = None, expires: dt.date | None = None, doc_number: str = "") -> str:
+    """What a reader asking 这个办法哪天开始执行、管到哪年 wants in one sentence:
+    《…》（昆政发〔2021〕4号）自2021年2月25日起施行，有效期至2023年12月31日，已到期失效。"""
+    said = f"《{title}》" + (f"（{doc_number}）" if doc_number else "")
+    if effective_from:
+        said += f"自{cn_date(effective_from)}起施行"
+    elif published:
+        said += f"于{cn_date(published)}印发"
+    if expires:
+        said += ("，" if effective_from or published else "") + f"有效期至{cn_date(expires)}"
+        said += "，目前仍在有效期内" if in_force(expires, on) else "，已到期失效"
+    elif effective_from or published:
+        said += "，政策库未标注有效期截止日期"
+    else:
+        return ""
+    return said + "。"
+
+
 def parse_cn_number(token: str) -> int:
     """A small number in digits or Chinese numerals (三, 十二, 二十) as an int."""
     if token.isdigit():

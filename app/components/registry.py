@@ -98,6 +98,7 @@ class ServedVersion:
     expires: dt.date | None
     published: dt.date | None
     replaces: tuple[str, ...] = ()
+    effective_from: dt.date | None = None
 
 
 class LiveSet:
@@ -212,14 +213,14 @@ class DocumentRegistry:
         with self._sessions() as session:
             rows = session.execute(
                 select(DocumentRow.doc_id, DocumentRow.active_hash, DocumentRow.title, DocumentRow.expires,
-                       DocumentRow.published, DocumentVersionRow.meta)
+                       DocumentRow.published, DocumentVersionRow.meta, DocumentRow.effective_from)
                 .join(DocumentVersionRow, (DocumentVersionRow.doc_id == DocumentRow.doc_id)
                       & (DocumentVersionRow.content_hash == DocumentRow.active_hash), isouter=True)
                 .where(DocumentRow.status != DocumentStatus.DELETED, DocumentRow.active_hash != ""))
             served: dict[str, ServedVersion] = {}
-            for doc_id, active, title, expires, published, meta in rows:
+            for doc_id, active, title, expires, published, meta, effective_from in rows:
                 served[doc_id] = ServedVersion(doc_id, active, title, expires, published,
-                                               tuple((meta or {}).get("replaces") or ()))
+                                               tuple((meta or {}).get("replaces") or ()), effective_from)
             return served
 
     def removed_titles(self) -> dict[str, str]:

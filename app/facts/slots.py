@@ -186,6 +186,7 @@ CLASSES = "classes"  # 分成哪几档 → 分为A类（优先发展）、B类�
 THRESHOLD = "threshold"  # 营收要到多少 → 年主营业务收入在2000万元及以上
 BASIS = "basis"      # 按审计报告的数算还是按税务的 → 以税务部门加计扣除口径为准
 PAYOUT = "payout"    # 一次给齐还是分几年发 → 20万元以上的，分5年发放；20万元及以下的，一次性发放
+IN_FORCE = "in_force"  # 那个实施意见哪天开始执行、管到哪年 → 自2026年1月1日起施行，有效期至2028年12月31日
 _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     CAP: (re.compile(r"最多|最高|上限|封顶|顶格|最大|at most|maximum|up to", re.I),
           re.compile(r"最高|最多|不超过|上限|封顶")),
@@ -195,6 +196,11 @@ _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                 re.compile(r"(?:\d|[一二三四五六七八九十百千万])\s*(?:万|亿)?(?:元|人|亩|%|千瓦时)?\s*(?:及|或)?(?:以上|以下)|不低于|不少于|达到|超过|满\s*\d")),
     BASIS: (re.compile(r"口径|为准|(?:按|以)(?:哪个|哪种|什么)(?:数|口径|数据|报表)|按[^，,。？?]{1,14}算[^，,。？?]{0,3}[，,]?还是"),
             re.compile(r"为准|口径|按照?[^，,。；;]{0,14}(?:计算|核定|核算)")),
+    IN_FORCE: (re.compile(r"(?:哪天|哪一天|什么时候|何时|几号|啥时候|哪年|几月)(?:开始|起)?(?:执行|施行|实施|生效)|(?:执行|施行|实施|生效)(?:的)?(?:日期|时间)|"
+                          r"(?:办法|意见|措施|细则|政策|文件|通知|规定|指南|方案|rule|policy|measures)[^，,。？?]{0,8}(?:还有效|有效期|管到|失效|过期|到期|废止|still in force|in effect|valid)|"
+                          r"管到哪|还有效吗|还有效不|是否(?:还)?有效|还在有效期|still (?:in force|valid|in effect)|valid until|"
+                          r"when (?:does|did) (?:it|the \w+) (?:take effect|expire)", re.I),
+               re.compile(r"施行|有效期|印发之日|废止")),
     PAYOUT: (re.compile(r"一次(?:性)?(?:给|发|付|拨|领)|分(?:几|多少|\d+)?(?:年|期|次|批)(?:给|发|付|拨|领|兑现)|(?:钱|补贴|奖励|奖金)(?:是|会)?怎么(?:发|给)|一次给齐"),
              re.compile(r"一次性(?:发放|拨付|给予|兑现)|分\s*[\d一二三四五]+\s*(?:年|期|次|批)(?:发放|拨付|兑现)|分期(?:发放|拨付|兑现|支付)")),
 }
@@ -369,7 +375,8 @@ _LATEST = re.compile(r"现在|目前|现行|最新|当前|今年|眼下|如今|�
 
 
 def asks_latest(text: str) -> bool:
-    return bool(_LATEST.search(text))
+    # (2021年那个措施现在还有效吗 asks about that one, not for the newest revision)
+    return bool(_LATEST.search(text)) and not (asks(IN_FORCE, text) and years(text))
 
 
 # -- refusals that no document can fix --------------------------------------------------------------

@@ -27,7 +27,7 @@ from app.services.chat_events import ChatEvent, ChatResult, Delta, Failed, Finis
 from app.services.query import Query
 from app.services.retrieval import RetrievalResult, Retriever
 from app.settings import Settings
-from zhtext.validity import cn_date
+from zhtext.validity import cn_date, validity_sentence
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,14 @@ class ChatService:
         if q.english:
             notes.append("（您的问题为英文，以下依据中文政策原文作答。The answer below is quoted from the Chinese policy text.）")
         top = chunks[0]
+        served = self.retriever.live.served.get(top.doc_id) if self.retriever.live else None
+        if slots.asks(slots.IN_FORCE, q.question) and served is not None:
+            # 那个实施意见哪天开始执行、管到哪年: the policy's own dates, from its record
+            said = validity_sentence(served.title, today, effective_from=served.effective_from,
+                                     published=served.published, expires=served.expires,
+                                     doc_number=top.meta.get("doc_number", ""))
+            if said:
+                return [*notes, said]
         if top.expired(today) and top.meta.get("expires"):
             note = f"请注意：《{top.meta.get('title', '')}》已于{cn_date(top.meta['expires'])}到期失效"
             successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None

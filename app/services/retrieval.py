@@ -721,6 +721,9 @@ class Retriever:
             top = self._with_fact_mate(top, q.slots)
         elif q.slots[:1] == [sl.CONSEQUENCE] and top:
             top = self._with_penalty_mate(top)
+        if top and sl.asks(sl.IN_FORCE, q.question) and \
+                not any(sl.answers(sl.IN_FORCE, c.text) for c in top if c.doc_id == top[0].doc_id):
+            top = self._with_mate(top, lambda mate: sl.answers(sl.IN_FORCE, _EDITOR_NOTE.split(mate.text)[0]))
         if top:
             top = self._with_phrase_mate(top, vocab.phrase_synonyms(q.question))
         used_expired = any(c.expired(today) for c in top)

@@ -330,3 +330,12 @@ def test_a_programme_named_by_its_title_is_answered_not_matched_to_the_company(c
     assert result["grounded"] is True and "50万元" in body(result["answer"]), result["answer"]
     asked = ask(client, "我们是专精特新企业，能申请哪些？")  # the company says what it is: matching
     assert "所在区镇" in asked["answer"], asked["answer"]
+
+
+@pytest.mark.parametrize("question, said", [
+    ("亩均评价和低效用地再开发那个实施意见哪天开始执行？管到哪年？", "自2026年1月1日起施行，有效期至2028年12月31日"),
+    # the 2021 measures, not the newest revision that 现在 would otherwise prefer
+    ("2021年昆山出的智改数转若干措施现在还有效吗？", "有效期至2023年12月31日，已到期失效"),
+])
+def test_a_policy_s_own_dates_are_said_from_its_record(client, question, said):
+    answered_with(client, question, said)

@@ -120,3 +120,14 @@ def test_what_officers_say_in_their_own_words():
     assert asked_slots("连续两年D类，对用地有什么影响？")[0] == "consequence"
     assert asks(PAYOUT, "这笔钱是一次给齐，还是分几年发？") and "duration" not in asked_slots("这笔钱是一次给齐，还是分几年发？")
     assert asks(BASIS, "研发费用是按审计报告上的数算，还是按税务那边的？")
+
+
+def test_a_question_about_the_policy_s_own_dates_is_told_from_one_about_a_certificate():
+    from app.facts.slots import IN_FORCE, asks, asks_latest
+
+    assert asks(IN_FORCE, "亩均评价那个实施意见是哪天开始执行的？管到哪一年？")
+    assert asks(IN_FORCE, "标准厂房租赁办法还有效吗？") and asks(IN_FORCE, "Is the bond rule still in force?")
+    assert not asks(IN_FORCE, "专精特新认定有效期多久？")  # the certificate's, which the policy text states
+    assert not asks(IN_FORCE, "高企认定奖励什么时候申报？")
+    # 2021年那个措施现在还有效吗 asks about that one, not for the newest revision
+    assert not asks_latest("2021年出的那个智改数转措施现在还有效吗") and asks_latest("现在的智改数转政策奖励多少？")

@@ -232,6 +232,8 @@ class ExtractiveAnswerer:
         score = overlap / math.sqrt(max(length, 20) / 40)
         if q is not None and sl.asks(sl.BASIS, q.question):
             score *= 2.5 if sl.answers(sl.BASIS, sentence) else 0.8  # 按审计报告算还是按税务的: …口径为准
+        if q is not None and sl.asks(sl.IN_FORCE, q.question):
+            score *= 3.0 if sl.answers(sl.IN_FORCE, sentence) else 0.5  # 哪天开始执行: 自…起施行
         if q is not None and sl.asks(sl.PAYOUT, q.question):
             score *= 3.0 if sl.answers(sl.PAYOUT, sentence) else 0.8  # 一次给齐还是分几年发: …一次性发放
         if q is not None and q.slots:
