@@ -29,7 +29,7 @@ SLOTS = (AMOUNT, RATIO, COUNT, WINDOW, DURATION, MATERIALS, DEPARTMENT, CONDITIO
 # -- what a question asks ------------------------------------------------------------------------
 
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
-    (WINDOW, re.compile(r"什么时候|何时|随时|几点|赶上|赶得上|赶不上|开门|关门|营业时间|办公时间|上班时间|工作时间|last date|closing date|any ?time|all year|fixed window|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
+    (WINDOW, re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,2})月份?(?:报|申报|申请|受理|截止)(?:吗|不|么)|(?:是不是|是否|也是|都是)[^，,。？?]{0,6}(?:\d{1,2}|[一二三四五六七八九十]{1,2})月份?(?:报|申报|申请|受理|截止)|什么时候|何时|随时|几点|赶上|赶得上|赶不上|开门|关门|营业时间|办公时间|上班时间|工作时间|last date|closing date|any ?time|all year|fixed window|哪天都|哪天|几月|时间|截止|申报期|受理期|窗口期|开始申报|几号|日期|还来得及|过期了吗|deadline|when", re.I)),
     (DURATION, re.compile(r"how long|how many (?:working |business )?(?:days|weeks|months|years)|how (?:quickly|soon)|多久|多长时间|多少个?工作日|多少天|几个月|几天|几个工作日|时限|办结|有效期(?:多|几|是)|期限|多少天|几年", re.I)),
     (RATIO, re.compile(r"比例|百分之|百分比|几成|多少%|按多少比|分担|谁出钱|谁来出|市里出|区镇出|谁承担|资金来源|钱从哪", re.I)),
     (COUNT, re.compile(r"多少\s*(?:个|项|家|场|所|人|次|回|亩|平方米?|类)|(?<!哪)几\s*(?:个|项|家|场|所|类|次|回)(?!工作日|月)")),

@@ -236,6 +236,8 @@ def test_what_the_user_sets_aside_and_a_named_policy_after_another_topic():
     assert excluded("除了申报书和营业执照，还要另外交啥？") == "申报书和营业执照"
     # 剩下那部分 would lean on the last turn, but the question names its own policy
     assert not is_follow_up("换个问题，按《昆山市工业用地履约保证金管理办法》，剩下那部分保证金怎么扣？")
+    # a short first part ending in 呢 leans on the last turn, whatever the second part names
+    assert is_follow_up("申报条件呢？对产线投运时间有没有要求？")
 
 
 def test_another_degree_narrows_the_last_question_instead_of_starting_a_new_one(client):
@@ -339,3 +341,9 @@ def test_a_programme_named_by_its_title_is_answered_not_matched_to_the_company(c
 ])
 def test_a_policy_s_own_dates_are_said_from_its_record(client, question, said):
     answered_with(client, question, said)
+
+
+def test_conditions_asked_with_ne_stay_on_the_programme_of_the_last_turn(client):
+    first = answered_with(client, "想报今年苏州市的示范智能车间，申报材料要准备哪些？", "申报书")
+    text = body(ask(client, "申报条件呢？对投运时间有要求吗？", first["conversation_id"])["answer"])
+    assert "规模以上工业企业" in text or "满六个月" in text, text

@@ -131,3 +131,9 @@ def test_a_question_about_the_policy_s_own_dates_is_told_from_one_about_a_certif
     assert not asks(IN_FORCE, "高企认定奖励什么时候申报？")
     # 2021年那个措施现在还有效吗 asks about that one, not for the newest revision
     assert not asks_latest("2021年出的那个智改数转措施现在还有效吗") and asks_latest("现在的智改数转政策奖励多少？")
+
+
+def test_a_month_asked_about_is_a_window_asked_yes_or_no():
+    assert asked_slots("经营团队那个奖励也是4月报吗？") == ["window", "yesno"]
+    assert asked_slots("是不是3月份申报？")[0] == "window"
+    assert asked_slots("几月份报？") == ["window"]
