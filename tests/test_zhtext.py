@@ -117,3 +117,11 @@ def test_a_policy_s_dates_in_one_sentence():
     assert validity_sentence("某意见", on, published=dt.date(2026, 5, 1), expires=dt.date(2028, 12, 31)) == \
         "《某意见》于2026年5月1日印发，有效期至2028年12月31日，目前仍在有效期内。"
     assert validity_sentence("某指南", on) == ""  # nothing known: nothing said
+
+
+def test_an_article_that_names_the_benefit_it_gives():
+    from zhtext.clauses import names_benefit
+
+    assert names_benefit("第四条 研发费用补助。科技型中小企业上年度研发费用在50万元以上的，按5%给予补助。")
+    assert not names_benefit("第七条 申报材料：（一）补助奖励申请表；")
+    assert not names_benefit("第三条 对新认定的企业，给予一次性奖励2万元。")

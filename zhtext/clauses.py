@@ -31,3 +31,13 @@ def without_mark(label: str) -> str:
 def is_article(heading: str) -> bool:
     """The heading is an article (第三条), as opposed to a named section (二、配套支持)."""
     return bool(_ARTICLE_MARK.match(heading))
+
+
+# 第四条 研发费用补助。…: an article that opens by naming the benefit it gives
+_NAMES_BENEFIT = re.compile(rf"^\s*{ARTICLE}\s*[^，,。；;：:]{{2,12}}(?:奖励|补贴|补助|资助|奖补|贴息|扶持)。")
+
+
+def names_benefit(article_text: str) -> bool:
+    """Does an article open by naming the benefit it gives (第三条 首次入库奖励。)? Then a policy's
+    articles are its kinds of benefit, each in one article."""
+    return bool(_NAMES_BENEFIT.match(article_text))

@@ -24,7 +24,7 @@ from app.facts import vocab
 from app.services.query import GENERIC, PHRASING, Query, analyse, has_subject, surely_place, tagged
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
-from zhtext.clauses import CLAUSE_MARK, is_article, without_mark
+from zhtext.clauses import CLAUSE_MARK, is_article, names_benefit, without_mark
 from zhtext.docnumbers import find_doc_number_anywhere
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
@@ -354,8 +354,9 @@ class Retriever:
         # the document's sections.
         opening = next((c for c in chunks[:3] if c.doc_id == top.doc_id and c.opens_document), None)
         outline = self._outline(opening, have, limit, top.fused) if opening is not None else []
-        if opening is None and kinds and top.sections and not is_article(top.sections[0]):
-            # (a 第X条 policy lists its kinds inside one article, which the siblings below complete)
+        if opening is None and kinds and top.sections and (not is_article(top.sections[0]) or names_benefit(top.text)):
+            # (a 第X条 policy lists its kinds inside one article, which the siblings below complete,
+            # unless its articles each name one: 第三条 首次入库奖励。)
             # 补贴一共有哪几项: the policy's sections are its kinds, whichever of them retrieval found
             outline = self._outline(top, have, limit, top.fused, first=0)
         have |= {c.id for c in outline}

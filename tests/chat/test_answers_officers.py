@@ -347,3 +347,9 @@ def test_conditions_asked_with_ne_stay_on_the_programme_of_the_last_turn(client)
     first = answered_with(client, "想报今年苏州市的示范智能车间，申报材料要准备哪些？", "申报书")
     text = body(ask(client, "申报条件呢？对投运时间有要求吗？", first["conversation_id"])["answer"])
     assert "规模以上工业企业" in text or "满六个月" in text, text
+
+
+def test_the_kinds_of_a_policy_whose_articles_each_name_one_are_those_articles(client):
+    """第三条 首次入库奖励。… 第六条 吸纳高校毕业生奖励。: each article is a kind; all of them are listed."""
+    text = body(answered_with(client, "科技型中小企业扶持办法有哪几类补贴？", "首次入库奖励")["answer"])
+    assert "研发费用补助" in text and "吸纳高校毕业生奖励" in text and "申报材料" not in text, text

@@ -17,7 +17,7 @@ from app.facts.vocab import phrase_synonyms, synonyms
 from app.services.answering.base import Answer, AnswerContext, Citation, Generation, compose_footer
 from app.services.query import GENERIC, PHRASING
 from zhtext.chunk_ids import split_chunk_id
-from zhtext.clauses import CLAUSE_MARK, is_article, without_mark
+from zhtext.clauses import CLAUSE_MARK, is_article, names_benefit, without_mark
 from zhtext.sentences import split_sentences as zh_sentences
 from zhtext.tokens import tokenize
 
@@ -514,7 +514,8 @@ class ExtractiveAnswerer:
             for c in sorted(candidates, key=lambda c: (_order(ctx.chunks[c.chunk_rank]), c.position)):
                 chunk = ctx.chunks[c.chunk_rank]
                 if chunk.doc_id == top.doc_id and chunk.sections and _article_of(chunk) not in firsts and \
-                        not (kinds and sl.procedural_heading(chunk.sections[0])):
+                        not (kinds and sl.procedural_heading(chunk.sections[0])) and \
+                        not (kinds and is_article(chunk.sections[0]) and not names_benefit(chunk.text)):
                     clause = _first_clause(_LABELLED.sub("", _LABEL_PREFIX.sub("", c.text, count=1)))
                     firsts[_article_of(chunk)] = replace(c, text=f"{_article_of(chunk)}：{clause}", bare=True)
             if len(firsts) >= 2:
@@ -708,7 +709,8 @@ def _asks_for_sections(ctx: AnswerContext, best: _Sentence) -> bool:
         return True
     sections = len({c.sections[0] for c in first if c.sections})
     if sl.asks_benefit_kinds(ctx.query.question) and sections >= 3 and \
-            not (top.sections and is_article(top.sections[0])):  # (a 第X条 policy's kinds sit in one article)
+            not (top.sections and is_article(top.sections[0]) and not names_benefit(top.text)):
+        # (a 第X条 policy's kinds sit in one article, unless its articles each name one: 第三条 首次入库奖励。)
         return True  # 一共有哪几类奖励: the policy's articles are its classes (总部认定奖励, 增资扩产奖励…)
     return sl.LIST in ctx.query.slots and any(c.opens_document for c in ctx.chunks[:3] if c.doc_id == top.doc_id) and \
         sections >= 3
