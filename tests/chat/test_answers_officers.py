@@ -353,3 +353,8 @@ def test_the_kinds_of_a_policy_whose_articles_each_name_one_are_those_articles(c
     """第三条 首次入库奖励。… 第六条 吸纳高校毕业生奖励。: each article is a kind; all of them are listed."""
     text = body(answered_with(client, "科技型中小企业扶持办法有哪几类补贴？", "首次入库奖励")["answer"])
     assert "研发费用补助" in text and "吸纳高校毕业生奖励" in text and "申报材料" not in text, text
+
+
+def test_how_the_money_is_paid_out_is_answered_by_that_sentence_alone(client):
+    text = body(answered_with(client, "人才购房补贴是一次性发还是分几年发？", "分5年发放")["answer"])
+    assert "E类" not in text and "一次性发放" in text, text

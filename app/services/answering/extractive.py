@@ -425,6 +425,9 @@ class ExtractiveAnswerer:
         best = max(scored, key=lambda c: c.score)
         q = ctx.query
         slots = q.slots if q is not None else []
+        if q is not None and not slots and any(sl.asks(form, q.question) and sl.answers(form, best.text)
+                                               for form in (sl.BASIS, sl.PAYOUT, sl.IN_FORCE)):
+            return [best]  # 一次性发还是分几年发: 20万元以上的，分5年发放 says it all
         asked = [x for x in dict.fromkeys(slots) if x in sl.SLOTS]
         if q is not None and len(asked) >= 2 and len(re.findall(r"[？?，,；]", q.question.rstrip("？?"))) >= 1:
             # 多少钱？谁牵头？ — two facts asked: the best sentence of the top document for each.
