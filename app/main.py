@@ -97,7 +97,8 @@ class Services:
         conversations = ConversationStore(sessions)
         chat = ChatService(settings, retriever, answerer, conversations, clock=clock)
         matcher = Matcher(facts, registry, clock=clock)
-        chat.eligibility = Eligibility(matcher, registry)  # "我们公司能申请哪些？" answered from policy items
+        chat.eligibility = Eligibility(  # "我们公司能申请哪些？" answered from policy items
+            matcher, registry, titles=lambda: [v.title for v in retriever.live.current().values()])
         chat.checkup = Checkup(chat.eligibility, sessions)  # WeChat 政策体检, profile per OpenID
         state = create_shared_state(settings, sessions)
         admin = AdminServices.build(settings, sessions=sessions, ingest=ingest, embedder=embedder,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Callable
 
 from app.facts.matching import (
     ELIGIBLE, INDUSTRIES, KUNSHAN_DISTRICTS, POSSIBLE, SUZHOU_OTHER, CompanyProfile, Match, Matcher,
@@ -123,10 +123,14 @@ ASK = ("为了帮您匹配可申请的政策，请在一条消息里告诉我以
 class Eligibility:
     """The chat hook: an Answer for an eligibility question, None for any other."""
 
-    def __init__(self, matcher: Matcher, registry=None, *, limit: int = 8):
+    def __init__(self, matcher: Matcher, registry=None, *, limit: int = 8,
+                 titles: Callable[[], list[str]] | None = None):
         self.matcher = matcher
         self.registry = registry
         self.limit = limit
+        # the live policies' titles (the composition root passes the retriever's cached live set, so a
+        # question costs no registry read); without it, read from the registry
+        self.titles = titles or (lambda: [row.title for row in registry.live()] if registry is not None else [])
 
     def answer(self, query) -> Answer | None:
         text = getattr(query, "question", str(query))
@@ -147,9 +151,7 @@ class Eligibility:
     def _names_programme(self, text: str, said: list[str]) -> bool:
         """The question names one programme by a word of some policy's title (创新联合体, 首台（套）)
         that does not describe the company (我们是专精特新企业 says what it is)."""
-        if self.registry is None:
-            return False
-        titles = [row.title for row in self.registry.live()]
+        titles = self.titles()
         described = " ".join(said)
         return any(w in title for w in words(text) if len(w) >= 3 and not _TITLE_WORDS.search(w)
                    and w not in described for title in titles)
