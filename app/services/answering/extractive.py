@@ -28,6 +28,8 @@ _QUESTION_LINE = re.compile(r"^(?:问|Q\d*)[:：]")
 _ANSWER_PREFIX = re.compile(r"^(?:答|A\d*)[:：]\s*")
 PRIMARY_CHARS = 320   # an article up to this length is quoted whole
 MAX_CHARS = 480       # the whole answer body
+RUNNER_UP = 0.6
+RUNNER_UP_CHARS = 150
 SINGLE_FACT_CHARS = 110  # the quoted fact of a single-fact answer (the reference adds ~30)
 
 
@@ -468,7 +470,20 @@ class ExtractiveAnswerer:
                     chosen.append(c)
                     used += len(c.text)
                     break
-            return sorted(chosen, key=lambda c: c.position)
+            chosen = sorted(chosen, key=lambda c: c.position)
+            if len(chosen) == 1 and RUNNER_UP:
+                # (nothing for another degree or level: 那博士呢 is not answered with the rent clause for
+                # 博士、硕士 beside the 购房 amount)
+                asked_degrees = set(_DEGREE.findall(q.question))
+                runner = next((c for c in sorted(scored, key=lambda c: c.score, reverse=True)
+                               if c.text != best.text and c.text not in best.text and best.text not in c.text and
+                               slots[0] in sl.sentence_slots(c.text) and
+                               not (asked_degrees and set(_DEGREE.findall(c.text)) - asked_degrees) and
+                               not (q.levels and sl.levels(c.text) - q.levels)), None)
+                if runner is not None and runner.score >= RUNNER_UP * best.score and \
+                        used + len(runner.text) <= RUNNER_UP_CHARS:
+                    chosen.append(runner)
+            return chosen
         if sl.COMPARISON in slots:
             # The best sentence of each of the two best documents (or levels) side by side.
             chosen = [best]
