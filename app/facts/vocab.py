@@ -63,7 +63,42 @@ def self_described(term: str, text: str) -> bool:
     if not _BENEFIT.search(text):
         found += [m.group(0) for m in _OPENING.finditer(text)]
     described = " ".join(found)
-    return term in described and text.count(term) == described.count(term)
+    if term in described and text.count(term) == described.count(term):
+        return True
+    return _told_beside(term, text)
+
+
+# A clause that asks (…吗, 怎么…, 哪个部门) and one that tells about the asker (我们总公司在上海,
+# 他毕业后先在上海干了两个月, 我们签了个动力电池项目): a term said only where the asker tells about
+# itself, while the question asks about something of its own, is context, not the subject.
+_ASKS = re.compile(r"[吗呢？?]|什么|啥|哪|多少|多久|怎么|怎样|如何|能否|是否|可否|有没有|能不能|可不可以|要不要|"
+                   r"会不会|是不是|行不行|几[个月天年家种项次]")
+_TELLS = re.compile(r"我|咱|本公司|公司|厂|他|她|单位|项目|客户|股东|员工|总部|去年|今年|前年|现在|目前|刚|已经|"
+                    r"之前|准备|打算|签了|干了")
+_ASK_WORDS = re.compile(_ASKS.pattern + r"|[，,。；;！!、\s“”\"「」]|我们|我司|还|也|能|可以|要|都|这个|那个|这些|那些|这边|那边")
+
+
+# 海门的… 那边, 养殖用地…这种地: what a later clause points back to is asked about
+_BACK = re.compile(r"那边|那里|那儿|当地|该地|这种|这类|这块地|那块地")
+
+
+def _told_beside(term: str, text: str) -> bool:
+    # Only where someone was or is (上海, 太仓) and what a project or another firm makes (动力电池,
+    # 模具) can be said in passing; a programme (出口信用保险, 绿色工厂) the company took part in is
+    # what a benefit question is about, and so is a sector when a benefit is asked (装了分布式光伏，补多少).
+    asked = "".join(c for c in re.split(r"(?<=[，,。；;！!？?])", text) if _ASKS.search(c))
+    if term not in OTHER_PLACES and (term not in SECTORS or _ASKS_BENEFIT.search(asked)):
+        return False
+    if _BACK.search(text):
+        return False
+    clauses = [c for c in re.split(r"(?<=[，,。；;！!？?])", text) if c.strip()]
+    asking = [c for c in clauses if _ASKS.search(c)]
+    if not asking or any(term in c for c in asking):
+        return False
+    if not any(term in c and _TELLS.search(c) for c in clauses if c not in asking):
+        return False
+    # (我们厂准备建加氢站。要办什么手续？ asks about nothing else: the 加氢站 is what it is about)
+    return len(_ASK_WORDS.sub("", "".join(asking))) >= 6
 
 
 _OPENING = re.compile(r"(?:新开|开|成立|注册|新办|办)(?:一|个)?(?:家|个)[^，,。？?]{1,10}?(?:公司|企业|厂)")
@@ -79,6 +114,7 @@ _SELF = re.compile(r"(?:我们|我司|本公司|公司|企业|我厂|厂里)(?:�
 _BENEFIT = re.compile(r"补贴|奖励|资助|补助|奖补|扶持|贴息")
 _ASKING = re.compile(r"(?:有没有|有什么|有哪些|能不能|可不可以|能拿多少|能给多少|能拿|能领|拿多少|给多少|多少|能|可以|有|的|"
                      r"专门的?|专项的?|一次性|相关|(?:在|到)?(?:昆山|苏州)市?(?:这边|那边|这里)?)+$")
+_ASKS_BENEFIT = re.compile(_BENEFIT.pattern + r"|补(?!充|办|正|交|齐|材料|证)|优惠|政策")
 _BEFORE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及")
 
 
