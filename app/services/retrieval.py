@@ -38,6 +38,7 @@ _ASKS_FOR_OLD = re.compile(
 
 
 _QUOTED_TITLE = re.compile(r"《([^》]{4,80})》")
+_QUOTED_NAME = re.compile(r"[“「]([\u4e00-\u9fff]{3,12})[”」]")
 _TITLE_NOTE = re.compile(r"[（(](?:示例|试行|要点|解读|公开资料)[^）)]*[）)]$")
 
 
@@ -586,8 +587,17 @@ class Retriever:
 
     def _unknown_compound(self, q: Query) -> str | None:
         """A kind of land, review or standard the library never names, though it names the kind:
-        商业用地 (it has 工业用地), 节能审查, 行业标准. Both words are known; together, nowhere."""
+        商业用地 (it has 工业用地), 节能审查, 行业标准 (both words known; together, nowhere), or of a
+        thing it never names at all (仓储用地); or a programme quoted by a name it never uses."""
+        for name in _QUOTED_NAME.findall(q.question):
+            if len(name) >= 3 and not self.keywords.mentions(name) and not vocab.synonyms(name):
+                return name  # “一业一证”, “带押过户”: a programme the user names by its name that no policy has
         tagged_words = [(w, f) for w, f in tagged(q.question) if len(w) >= 2]
+        for (a, fa), (b, _) in zip(tagged_words, tagged_words[1:]):
+            if _KIND_HEAD.match(b) and a + b in q.question and re.match(r"^(?:n|vn|nz|j|b)", fa) and \
+                    a not in GENERIC and a not in _OWNERS and not self.keywords.mentions(a) and \
+                    not vocab.synonyms(a) and not vocab.self_described(a, q.question):
+                return a + b  # 仓储用地, 临时用地: a kind the library never names, of a thing it never names
         for w, flag in tagged_words:
             if len(w) >= 4 and flag.startswith("n") and w.endswith("标准") and not self.keywords.mentions(w) \
                     and not vocab.synonyms(w) and not vocab.self_described(w, q.question):

@@ -349,3 +349,24 @@ def test_the_kinds_of_a_policy_whose_articles_each_name_one_are_those_articles(c
 def test_how_the_money_is_paid_out_is_answered_by_that_sentence_alone(client):
     text = body(answered_with(client, "人才购房补贴是一次性发还是分几年发？", "分5年发放")["answer"])
     assert "E类" not in text and "一次性发放" in text, text
+
+
+@pytest.mark.parametrize("question, doc_id", [
+    # where someone was, and what another firm makes, are said in passing: the question names its programme
+    ("有位员工之前在杭州一家公司做了一年，今年跳到我们昆山公司来了，他还能领苏州青年人才生活补贴吗？",
+     "sz-youth-talent-living-subsidy"),
+    ("有家做储能电池的客户想租我们标准厂房的一层，租赁这块有什么规定？", "ks-standard-factory-lease-transfer"),
+])
+def test_a_place_or_sector_told_in_passing_is_no_subject_the_library_lacks(client, question, doc_id):
+    result = ask(client, question)
+    assert result["grounded"] is True and result["citations"][0]["doc_id"] == doc_id, result["answer"]
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("我们公司给厂房屋顶装了储能设备，昆山按容量补多少钱？", "储能"),  # a benefit asked for it: it is the subject
+    ("昆山企业登记能不能办“一照多址”？要交什么材料？", "一照多址"),  # a programme quoted by a name no policy uses
+    ("村里想把一块养殖用地流转给我们建仓库，这种地怎么办出让？", "养殖用地"),  # a kind of land of a thing never named
+])
+def test_a_subject_the_question_asks_about_is_still_refused_by_name(client, question, subject):
+    result = ask(client, question)
+    assert result["grounded"] is False and f"没有关于“{subject}”" in result["answer"], result["answer"]
