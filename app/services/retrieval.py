@@ -544,8 +544,19 @@ class Retriever:
         苏州市级 ones): no passage names the programme and the level together."""
         if not q.levels:
             return None
+        # The level must be said of the subject (苏州市示范智能车间, 国家级的呢 after a 创新联合体 turn):
+        # 苏州市 of 准备报苏州市示范智能车间 says nothing of the 技术指标 asked later in the question.
+        spans = [m.span() for pattern in sl.LEVELS.values() for m in pattern.finditer(q.question)]
+
+        def leveled(word: str) -> bool:
+            ats = [m.start() for m in re.finditer(re.escape(word), q.question)]
+            if not ats:
+                return len(q.question) <= 15
+            # (before it, 苏州市首席技师, or after it, 创新联合体要是评上国家级的)
+            return any(0 <= at - end <= 8 or 0 <= start - (at + len(word)) <= 8 for at in ats for start, end in spans)
+
         subjects = [w for w in dict.fromkeys(q.topic) if len(w) >= 3
-                    and 0 < len(self.keywords.documents_with(w)) <= RARE_DOCS]
+                    and 0 < len(self.keywords.documents_with(w)) <= RARE_DOCS and leveled(w)]
         for subject in subjects:
             found = [sl.levels_in(f"{meta.get('title', '')} {meta.get('heading_path', '')} {text}", meta.get("title", ""))
                      for meta, text in self.keywords.texts_with(subject)]
