@@ -27,6 +27,7 @@ _INTENT = re.compile(
     r"政策体检|政策匹配|政策计算器|有什么(?:政策|补贴|奖励)(?:可以|能)(?:申请|申报|享受|拿)")
 # Words every title has (办法, 昆山市, 企业): they name no programme.
 _TITLE_WORDS = re.compile(r"办法|意见|措施|通知|指南|政策|细则|规定|方案|示例|整理|昆山|苏州|江苏|企业|公司|工作|实施|若干|关于")
+_BY_POLICY = re.compile(r"(?:按|按照|根据|依据|对照)(?:昆山|苏州)?市?(?:那个|的)?([\u4e00-\u9fff]{4,12}?)(?:实施)?(?:细则|办法|政策|意见|措施|方案)")
 _QUESTION = re.compile(r"[？?]|吗|呢|怎么|如何|多少|哪些|什么|是否|能否|可否|有没有|能不能|可不可以|行不行|够不够")
 
 _INDUSTRY_WORDS = (
@@ -140,25 +141,32 @@ class Eligibility:
             if len(said) < 3 or _QUESTION.search(text):
                 return None
         known = profile.known()
+        named = self._named_titles(text, said)
         if len(known) < 2:
-            if self._names_programme(text, said):
+            if named:
                 # 牵头组建昆山市级创新联合体，认定后能享受哪些支持: that programme's benefits, from its policy
                 # (昆山市 alone describes no company)
                 return None
             return Answer(text=ASK, citations=[], grounded=False, refusal_reason="need_profile")
-        return self.compose(profile, said)
+        # 按昆山研发投入奖补细则能拿哪几笔: that policy's items for this company, not the whole library's;
+        # when it has none to list, its text answers (None: retrieval goes on)
+        return self.compose(profile, said, only=named)
 
-    def _names_programme(self, text: str, said: list[str]) -> bool:
-        """The question names one programme by a word of some policy's title (创新联合体, 首台（套）)
+    def _named_titles(self, text: str, said: list[str]) -> set[str]:
+        """The policies the question names by a word of their title (创新联合体, 首台（套）, 研发投入)
         that does not describe the company (我们是专精特新企业 says what it is)."""
-        titles = self.titles()
         described = " ".join(said)
-        return any(w in title for w in words(text) if len(w) >= 3 and not _TITLE_WORDS.search(w)
-                   and w not in described for title in titles)
+        named = [w for w in words(text) if len(w) >= 3 and not _TITLE_WORDS.search(w) and w not in described]
+        named += [m.group(1) for m in _BY_POLICY.finditer(text)]  # 按昆山研发投入奖补细则: 研发投入奖补
+        return {title for title in self.titles() if any(w in title for w in named)}
 
-    def compose(self, profile: CompanyProfile, said: list[str]) -> Answer:
+    def compose(self, profile: CompanyProfile, said: list[str], only: set[str] | None = None) -> Answer | None:
         today = self.matcher.clock()
         matches = self.matcher.match(profile, today=today)
+        if only:
+            matches = [m for m in matches if m.title in only]
+            if not any(m.status in (ELIGIBLE, POSSIBLE) for m in matches):
+                return None
         eligible = [m for m in matches if m.status == ELIGIBLE]
         possible = [m for m in matches if m.status == POSSIBLE]
         shown = (eligible + possible)[:self.limit]

@@ -340,6 +340,13 @@ def test_a_programme_named_by_its_title_is_answered_not_matched_to_the_company(c
     assert "所在区镇" in asked["answer"], asked["answer"]
 
 
+def test_a_company_asking_what_one_named_policy_gives_it_gets_that_policys_items(client):
+    """按…细则能拿哪几笔 with the company's facts: the 政策计算器 over that policy alone, not the library."""
+    result = ask(client, "我们是科技型中小企业，去年研发费用800万，比前年多了100万，按昆山研发投入奖补细则能拿哪几笔？")
+    cited = {c["doc_id"] for c in result["citations"]}
+    assert cited == {"ks-rd-investment-reward"} and "增长部分的10%" in result["answer"], result["answer"]
+
+
 def test_the_kinds_of_a_policy_whose_articles_each_name_one_are_those_articles(client):
     """第三条 首次入库奖励。… 第六条 吸纳高校毕业生奖励。: each article is a kind; all of them are listed."""
     text = body(answered_with(client, "科技型中小企业扶持办法有哪几类补贴？", "首次入库奖励")["answer"])
@@ -370,3 +377,10 @@ def test_a_place_or_sector_told_in_passing_is_no_subject_the_library_lacks(clien
 def test_a_subject_the_question_asks_about_is_still_refused_by_name(client, question, subject):
     result = ask(client, question)
     assert result["grounded"] is False and f"没有关于“{subject}”" in result["answer"], result["answer"]
+
+
+def test_a_level_said_of_one_programme_is_not_said_of_a_later_word(client):
+    """苏州市 of 申报苏州市示范智能车间 says nothing of the 技术指标 asked about after it."""
+    result = ask(client, "我们打算申报苏州市示范智能车间，生产线投运满半年了，评审时主要看哪些技术指标？")
+    assert result["grounded"] is True, result["answer"]
+    assert result["citations"][0]["doc_id"] == "sz-smart-manufacturing-demo-guide", result["answer"]
