@@ -30,6 +30,7 @@ from app.facts.slots import asked_slots, refusal_intent, sentence_slots
     ("我女儿上小学要准备什么材料", "personal"),
     ("我想提取公积金买房怎么办？", "personal"),
     ("How do I withdraw my housing fund?", "personal"),
+    ("年终奖的个税怎么算最划算？", "personal"),
 ])
 def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, kind):
     assert refusal_intent(question) == kind
@@ -49,6 +50,7 @@ def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, k
     "想用政务AI云客服问问现在办到哪一步了，云客服能查进度吗？",  # what the channel offers
     "可以找人代办营业执照吗",               # 帮办代办 is a service the city offers
     "申请高企需要哪些材料，专利要凑够几个？",
+    "申报材料里那个税务方面的证明去哪开？",   # 那个税务 holds no 个税
 ])
 def test_ordinary_questions_are_not_refused_by_intent(question):
     assert refusal_intent(question) is None
@@ -92,6 +94,8 @@ def test_everyday_and_eligibility_questions():
 def test_when_a_policy_takes_effect_is_not_an_application_window():
     assert "window" not in sentence_slots("本办法自2026年1月1日起施行，有效期至2028年12月31日。")
     assert "window" in sentence_slots("申报时间为每年11月15日至12月15日。")
+    # 随时都能报吗: a rule of batches is the answer, though it names no date
+    assert "window" in sentence_slots("评审工作按年度分批组织，企业自愿申报。")
 
 
 def test_what_happens_to_a_company_that_breaks_the_rules_is_its_own_question():
