@@ -27,6 +27,7 @@ _INTENT = re.compile(
     r"政策体检|政策匹配|政策计算器|有什么(?:政策|补贴|奖励)(?:可以|能)(?:申请|申报|享受|拿)")
 # Words every title has (办法, 昆山市, 企业): they name no programme.
 _TITLE_WORDS = re.compile(r"办法|意见|措施|通知|指南|政策|细则|规定|方案|示例|整理|昆山|苏州|江苏|企业|公司|工作|实施|若干|关于")
+_AFTER_STATUS = re.compile(r"(?:认定|评上|评为|入选|获批|入库|成为)(?:下来|上了?|了)?(?:以后|之后|后)[^。？?]{0,16}(?:享受|拿|申请|有)[^。？?]{0,4}(?:哪些|什么)")
 _BY_POLICY = re.compile(r"(?:按|按照|根据|依据|对照)(?:昆山|苏州)?市?(?:那个|的)?([\u4e00-\u9fff]{4,12}?)(?:实施)?(?:细则|办法|政策|意见|措施|方案)")
 _QUESTION = re.compile(r"[？?]|吗|呢|怎么|如何|多少|哪些|什么|是否|能否|可否|有没有|能不能|可不可以|行不行|够不够")
 
@@ -136,6 +137,8 @@ class Eligibility:
     def answer(self, query) -> Answer | None:
         text = getattr(query, "question", str(query))
         profile, said = profile_from_text(text)
+        if _AFTER_STATUS.search(text):
+            return None  # 认定下来以后还能享受哪些政策: what that status brings, from its policies
         if not wants_matching(text):
             # A reply to our request for facts: several company facts and no question of its own.
             if len(said) < 3 or _QUESTION.search(text):

@@ -384,3 +384,10 @@ def test_a_level_said_of_one_programme_is_not_said_of_a_later_word(client):
     result = ask(client, "我们打算申报苏州市示范智能车间，生产线投运满半年了，评审时主要看哪些技术指标？")
     assert result["grounded"] is True, result["answer"]
     assert result["citations"][0]["doc_id"] == "sz-smart-manufacturing-demo-guide", result["answer"]
+
+
+def test_what_a_status_brings_once_granted_is_answered_from_its_policy_not_matched(client):
+    """认定下来以后还能享受哪些: the benefits of that status, not the company's facts run through the calculator."""
+    result = ask(client, "我们是做检测服务的，打算今年申报高企，认定下来以后还能享受什么政策？")
+    assert result["grounded"] is True and "政策条目" not in result["answer"], result["answer"]
+    assert "15%" in body(result["answer"]), result["answer"]
