@@ -119,6 +119,17 @@ def test_a_policy_s_dates_in_one_sentence():
     assert validity_sentence("某指南", on) == ""  # nothing known: nothing said
 
 
+def test_who_issued_a_policy_in_one_sentence():
+    import datetime as dt
+
+    from zhtext.validity import issuer_sentence
+
+    assert issuer_sentence("某通知", "某市工业和信息化局", doc_number="某工信发〔2026〕3号", published=dt.date(2026, 1, 29)) == \
+        "《某通知》的文号为某工信发〔2026〕3号，由某市工业和信息化局于2026年1月29日印发。"
+    assert issuer_sentence("某指南", "某局") == "《某指南》由某局印发。"
+    assert issuer_sentence("某指南", "") == ""  # nothing known: nothing said
+
+
 def test_an_article_that_names_the_benefit_it_gives():
     from zhtext.clauses import names_benefit
 

@@ -27,7 +27,7 @@ from app.services.chat_events import ChatEvent, ChatResult, Delta, Failed, Finis
 from app.services.query import Query
 from app.services.retrieval import RetrievalResult, Retriever
 from app.settings import Settings
-from zhtext.validity import cn_date, validity_sentence
+from zhtext.validity import cn_date, issuer_sentence, validity_sentence
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,11 @@ class ChatService:
                                      doc_number=top.meta.get("doc_number", ""))
             if said:
                 return [*notes, said]
+        if slots.asks(slots.ISSUER, q.question) and (top.meta.get("issuer") or top.meta.get("doc_number")):
+            # 那个通知是哪个部门发的、文号多少: from the document's record, before what else was asked
+            notes.append(issuer_sentence(top.meta.get("title", ""), top.meta.get("issuer", ""),
+                                         doc_number=top.meta.get("doc_number", ""),
+                                         published=served.published if served is not None else None))
         if top.expired(today) and top.meta.get("expires"):
             note = f"请注意：《{top.meta.get('title', '')}》已于{cn_date(top.meta['expires'])}到期失效"
             successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None

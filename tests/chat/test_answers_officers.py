@@ -391,3 +391,8 @@ def test_what_a_status_brings_once_granted_is_answered_from_its_policy_not_match
     result = ask(client, "我们是做检测服务的，打算今年申报高企，认定下来以后还能享受什么政策？")
     assert result["grounded"] is True and "政策条目" not in result["answer"], result["answer"]
     assert "15%" in body(result["answer"]), result["answer"]
+
+
+def test_who_issued_a_policy_and_its_number_are_told_from_its_record(client):
+    text = body(ask(client, "工业用地履约保证金那个办法是哪个部门发的？")["answer"])
+    assert text.startswith("《昆山市工业用地履约保证金管理办法") and "由昆山市自然资源和规划局" in text, text
