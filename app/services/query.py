@@ -44,7 +44,8 @@ PHRASING = frozenset(
 GENERIC = GENERIC | PHRASING
 
 # 要是工程拖了…会怎么样: what happens under the last answer's rules, whatever the case names.
-_CONDITIONAL = re.compile(r"^(?:要是|如果|万一|假如)[^，,。？?]{1,20}[，,][^。？?]*(?:会怎么样|会怎样|怎么办|怎么算|还能|还退|还给)")
+_CONDITIONAL = re.compile(r"^(?:要是|如果|万一|假如)[^，,。？?]{1,20}[，,][^。？?]*(?:会怎么样|会怎样|怎么办|怎么算|还能|还退|还给|"
+                          r"要(?:准备|交|提交|带)|找谁|向谁|去哪)")
 _FOLLOW_MARK = re.compile(
     _CONDITIONAL.pattern + "|"
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|^[^，,。？?]{1,10}呢[？?，,]|"

@@ -238,6 +238,8 @@ def test_what_the_user_sets_aside_and_a_named_policy_after_another_topic():
     assert not is_follow_up("换个问题，按《昆山市工业用地履约保证金管理办法》，剩下那部分保证金怎么扣？")
     # a short first part ending in 呢 leans on the last turn, whatever the second part names
     assert is_follow_up("申报条件呢？对产线投运时间有没有要求？")
+    # 要是…，要准备哪些材料: what to hand in under the last answer's rules
+    assert is_follow_up("要是对评价结果有异议想复核，要准备什么？")
 
 
 def test_another_degree_narrows_the_last_question_instead_of_starting_a_new_one(client):
