@@ -46,7 +46,8 @@ PROGRAMMES = (
 ).split()
 
 _TERMS = sorted(set(SECTORS) | set(TAXES) | set(OTHER_PLACES) | set(PROGRAMMES), key=len, reverse=True)
-_PATTERN = re.compile("|".join(map(re.escape, _TERMS)))
+# (那个税务 holds no 个税)
+_PATTERN = re.compile("|".join(r"(?<![那这哪一每几某])个税(?!务)" if t == "个税" else re.escape(t) for t in _TERMS))
 
 
 def key_terms(text: str) -> list[str]:

@@ -398,3 +398,10 @@ def test_what_a_status_brings_once_granted_is_answered_from_its_policy_not_match
 def test_who_issued_a_policy_and_its_number_are_told_from_its_record(client):
     text = body(ask(client, "工业用地履约保证金那个办法是哪个部门发的？")["answer"])
     assert text.startswith("《昆山市工业用地履约保证金管理办法") and "由昆山市自然资源和规划局" in text, text
+
+
+def test_a_follow_up_about_the_tax_form_among_the_papers_is_answered(client):
+    """那个税务方面的表: no personal-tax question and no 个税 the library lacks."""
+    first = answered_with(client, "昆山研发投入奖补的申报条件里，对加计扣除有什么要求？", "加计扣除")
+    result = ask(client, "要交的材料里那个税务方面的证明是哪一份？", first["conversation_id"])
+    assert result["grounded"] is True, result["answer"]
