@@ -66,7 +66,13 @@ def self_described(term: str, text: str) -> bool:
     described = " ".join(found)
     if term in described and text.count(term) == described.count(term):
         return True
+    if term in described and term in OTHER_PLACES and not _BACK.search(text) and not _ASKS_BENEFIT.search(_asking(text)):
+        return True  # 注册在太仓，准备迁到昆山…档案要回太仓去调吗: the place it comes from, said again
     return _told_beside(term, text)
+
+
+def _asking(text: str) -> str:
+    return "".join(c for c in re.split(r"(?<=[，,。；;！!？?])", text) if _ASKS.search(c))
 
 
 # A clause that asks (…吗, 怎么…, 哪个部门) and one that tells about the asker (我们总公司在上海,
@@ -87,8 +93,7 @@ def _told_beside(term: str, text: str) -> bool:
     # Only where someone was or is (上海, 太仓) and what a project or another firm makes (动力电池,
     # 模具) can be said in passing; a programme (出口信用保险, 绿色工厂) the company took part in is
     # what a benefit question is about, and so is a sector when a benefit is asked (装了分布式光伏，补多少).
-    asked = "".join(c for c in re.split(r"(?<=[，,。；;！!？?])", text) if _ASKS.search(c))
-    if term not in OTHER_PLACES and (term not in SECTORS or _ASKS_BENEFIT.search(asked)):
+    if term not in OTHER_PLACES and (term not in SECTORS or _ASKS_BENEFIT.search(_asking(text))):
         return False
     if _BACK.search(text):
         return False

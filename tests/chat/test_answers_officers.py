@@ -365,6 +365,8 @@ def test_how_the_money_is_paid_out_is_answered_by_that_sentence_alone(client):
     ("有位员工之前在杭州一家公司做了一年，今年跳到我们昆山公司来了，他还能领苏州青年人才生活补贴吗？",
      "sz-youth-talent-living-subsidy"),
     ("有家做储能电池的客户想租我们标准厂房的一层，租赁这块有什么规定？", "ks-standard-factory-lease-transfer"),
+    # the place the company comes from, said again later in the question
+    ("公司注册在常州，打算整体迁到昆山来，迁移登记向哪边申请？档案要回常州去调吗？", "ks-enterprise-change-migration"),
 ])
 def test_a_place_or_sector_told_in_passing_is_no_subject_the_library_lacks(client, question, doc_id):
     result = ask(client, question)
