@@ -128,6 +128,7 @@ def test_who_issued_a_policy_in_one_sentence():
         "《某通知》的文号为某工信发〔2026〕3号，由某市工业和信息化局于2026年1月29日印发。"
     assert issuer_sentence("某指南", "某局") == "《某指南》由某局印发。"
     assert issuer_sentence("某指南", "") == ""  # nothing known: nothing said
+    assert issuer_sentence("某细则", "某局", number_asked=True) == "《某细则》由某局印发，政策库未标注其文号。"
 
 
 def test_an_article_that_names_the_benefit_it_gives():

@@ -63,14 +63,18 @@ def validity_sentence(title: str, on: dt.date, *, effective_from: dt.date | None
     return said + "。"
 
 
-def issuer_sentence(title: str, issuer: str, *, doc_number: str = "", published: dt.date | None = None) -> str:
+def issuer_sentence(title: str, issuer: str, *, doc_number: str = "", published: dt.date | None = None,
+                    number_asked: bool = False) -> str:
     """Who issued a policy, for 那个通知是哪个部门发的、文号多少:
-    《…》（昆工信发〔2026〕3号）由昆山市工业和信息化局于2026年2月10日印发。"""
+    《…》的文号为昆工信发〔2026〕3号，由昆山市工业和信息化局于2026年1月29日印发。 A 文号 asked for
+    that the record lacks is said to be unknown rather than passed over."""
     if not issuer and not doc_number:
         return ""
     said = f"《{title}》" + (f"的文号为{doc_number}" if doc_number else "")
     if issuer:
         said += ("，" if doc_number else "") + f"由{issuer}" + (f"于{cn_date(published)}" if published else "") + "印发"
+    if number_asked and not doc_number:
+        said += "，政策库未标注其文号"
     return said + "。"
 
 

@@ -220,7 +220,8 @@ class ChatService:
             # 那个通知是哪个部门发的、文号多少: from the document's record, before what else was asked
             notes.append(issuer_sentence(top.meta.get("title", ""), top.meta.get("issuer", ""),
                                          doc_number=top.meta.get("doc_number", ""),
-                                         published=served.published if served is not None else None))
+                                         published=served.published if served is not None else None,
+                                         number_asked="文号" in q.question))
         if top.expired(today) and top.meta.get("expires"):
             note = f"请注意：《{top.meta.get('title', '')}》已于{cn_date(top.meta['expires'])}到期失效"
             successor = self.retriever.live.successor(top.doc_id) if self.retriever.live else None
