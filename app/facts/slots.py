@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from app.facts.vocab import PERSONAL_TAX
+
 AMOUNT = "amount"          # 多少钱 / 最高…万元
 RATIO = "ratio"            # 比例 / 百分之几
 WINDOW = "window"          # 什么时候申报 / 截止
@@ -437,7 +439,7 @@ _ACCOUNT = re.compile(
     r"(?i:\b(?:has|have|was|were) (?:our|my) .{0,40}(?:been )?(?:paid|approved|processed|rejected)|status of (?:our|my) application|"
     r"\b(?:our|my) application\b.{0,30}\b(?:status|approved|progress))")
 _PERSONAL = re.compile(
-    r"个人(?:住房)?公积金|公积金(?:提取|贷款|余额)|个人所得税|(?<![那这哪一每几某])个税(?!务)|(?:我|本人)的?(?:社保|医保|养老金|退休|工资|体检|病|婚|离婚|孩子|户口)|"
+    r"个人(?:住房)?公积金|公积金(?:提取|贷款|余额)|个人所得税|" + PERSONAL_TAX + r"|(?:我|本人)的?(?:社保|医保|养老金|退休|工资|体检|病|婚|离婚|孩子|户口)|"
     r"医保报销|养老金|退休金|离婚|遗产|彩礼|我个人|我本人的|我老婆|我老公|我爱人|我妻子|我丈夫|我父母|我孩子|生育津贴|生孩子|产假|"
     r"个人(?:社保|医保|养老|贷款|房贷|征信)|我(?:自己|个人)的|本人(?:的)?(?:社保|公积金|个税|工资|医保|档案)|社保卡|医保卡|"
     r"孩子上学|入学|我(?:女儿|儿子|家小孩|小孩|闺女)|上(?:小学|幼儿园|初中)|小升初|中考|高考|房贷|征信|离职证明|失业金|退休手续|提取公积金|公积金.{0,4}(?:买房|贷款|提取|缴存)|我失业|失业了|我家孩子|"

@@ -46,8 +46,9 @@ PROGRAMMES = (
 ).split()
 
 _TERMS = sorted(set(SECTORS) | set(TAXES) | set(OTHER_PLACES) | set(PROGRAMMES), key=len, reverse=True)
-# (那个税务 holds no 个税)
-_PATTERN = re.compile("|".join(r"(?<![那这哪一每几某])个税(?!务)" if t == "个税" else re.escape(t) for t in _TERMS))
+# 个税 as a word (那个税务 holds none); the personal-matter shape in slots.py reads it the same way
+PERSONAL_TAX = r"(?<![那这哪一每几某])个税(?!务)"
+_PATTERN = re.compile("|".join(PERSONAL_TAX if t == "个税" else re.escape(t) for t in _TERMS))
 
 
 def key_terms(text: str) -> list[str]:
@@ -71,8 +72,12 @@ def self_described(term: str, text: str) -> bool:
     return _told_beside(term, text)
 
 
+def _clauses(text: str) -> list[str]:
+    return [c for c in re.split(r"(?<=[，,。；;！!？?])", text) if c.strip()]
+
+
 def _asking(text: str) -> str:
-    return "".join(c for c in re.split(r"(?<=[，,。；;！!？?])", text) if _ASKS.search(c))
+    return "".join(c for c in _clauses(text) if _ASKS.search(c))
 
 
 # A clause that asks (…吗, 怎么…, 哪个部门) and one that tells about the asker (我们总公司在上海,
@@ -97,7 +102,7 @@ def _told_beside(term: str, text: str) -> bool:
         return False
     if _BACK.search(text):
         return False
-    clauses = [c for c in re.split(r"(?<=[，,。；;！!？?])", text) if c.strip()]
+    clauses = _clauses(text)
     asking = [c for c in clauses if _ASKS.search(c)]
     if not asking or any(term in c for c in asking):
         return False
