@@ -155,7 +155,7 @@ def honour_subjects(text: str) -> list[str]:
     return out
 
 
-LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质|注销|(?<![一每两几半\d])年(?:报|检)")  # (一年报一次: how often)
+LICENCE = re.compile(r"许可证|许可|验收|登记|备案|审批|证照|执照|认证|资质|注销|鉴定|(?<![一二三四五六七八九十每两几半第当明去今前后\d])年(?:报|检)")  # (一年报一次, 第二年报: when)
 _BEFORE_LICENCE = re.compile(r"[，,。？?；;、\s]|对|在|给|有|为|就|按|和|及|办|做|申领|申请|要|的")
 
 

@@ -121,7 +121,9 @@ class ChatService:
             return q
         previous = last.standalone_question or last.content
         previous_title = (answer.citations or [{}])[0].get("title", "") if previous_docs else ""
-        standalone, inherited = query_mod.resolve_follow_up(question, previous, previous_title)
+        standalone, inherited, same_policy = query_mod.resolve_follow_up(
+            question, previous, previous_title,
+            about_previous=self.retriever.about_document(previous_docs[0]) if previous_docs else None)
         if self.answerer.rewrites and self.answerer.available():
             lines = []
             for m in history[-2 * self.settings.history_turns:]:
@@ -137,6 +139,7 @@ class ChatService:
                 log.warning("llm rewrite failed, using rules: %s", type(exc).__name__)
         q = query_mod.analyse(question, standalone=standalone, follow_up=True, previous_slots=inherited,
                               previous_docs=previous_docs)
+        q.same_policy = same_policy
         q.history = turns
         return q
 

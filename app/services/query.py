@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from app.facts import slots as sl
 from zhtext.normalize import normalize
@@ -49,7 +49,12 @@ _CONDITIONAL = re.compile(r"^(?:要是|如果|万一|假如)[^，,。？?]{1,20}
 _FOLLOW_MARK = re.compile(
     _CONDITIONAL.pattern + "|"
     r"^(?:那|那么|那如果|还有|另外|如果是|这个|那个|它|其|该|这项|上述|刚才|同样|再问|剩下|剩余|其余|其他的)|呢[？?。]?$|^[^，,。？?]{1,10}呢[？?，,]|"
-    r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励")
+    r"这项|该政策|该项|上述|刚才|剩下的|那部分|这部分|这些|那些|它们|上面说|前面说|这个政策|这个补贴|这个奖励|"
+    # (…是自己开公司当法人的，这种也能申请吗: may one in this case apply — for what was asked before)
+    r"这种(?:情况)?(?:也|还)(?:能|可以)")
+
+# 这个政策里对高企有没有专门的资助标准: the last answer's policy, wherever in the question it is pointed at
+_POINTS_AT_POLICY = re.compile(r"(?:这个|这份|该|上述|刚才那个|前面那个)(?:政策|办法|细则|文件|通知|指南|意见|措施|规定)")
 
 # 这个也是交科技局吗: a question that points back at the last one keeps its subject, whatever it names.
 _POINTER = re.compile(r"^(?:这个|这项|该(?:政策|项|计划)?|它|这些|上述|刚才(?:那个|说的)?|前面(?:那个|说的)?)")
@@ -165,7 +170,10 @@ _PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|州|街道|园区|�
 def surely_place(word: str) -> bool:
     """A place name jieba's dictionary knows, or one that says it is a place (…市, …镇). jieba
     also tags words it has never seen as places by guesswork: a typo (能延其几次 → 延其) is not
-    a city the corpus lacks."""
+    a city the corpus lacks. Its dictionary also files a few phrases that end in a verb as places
+    (花钱买): a known word and a verb after it is what someone did, not where."""
+    if len(word) >= 3 and dictionary_tag(word[-1]) == "v" and dictionary_tag(word[:-1]) not in (None, "ns"):
+        return False
     return dictionary_tag(word) == "ns" or bool(_PLACE_SUFFIX.search(word))
 
 
@@ -199,6 +207,9 @@ class Query:
     previous_docs: list[str] = field(default_factory=list)  # the last answer's documents, for a follow-up
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer) turns
     vector: Any = None            # the question's embedding, computed once by retrieval
+    # The policies the question's rare words name (增资扩产 → the 外资 reward policy), set by retrieval
+    naming_docs: set[str] = field(default_factory=set)
+    same_policy: bool = False     # a follow-up in its own words about the last answer's policy
 
     @property
     def single_fact(self) -> bool:
@@ -277,12 +288,21 @@ def title_subject(title: str) -> str:
     return _TITLE_NOISE.sub("", title or "").strip()[:20]
 
 
-def resolve_follow_up(question: str, previous: str, previous_title: str = "") -> tuple[str, list[str]]:
+class Resolved(NamedTuple):
+    standalone: str
+    inherited: list[str]          # the slots the follow-up takes from the previous question
+    same_policy: bool = False     # new words, but about the policy the last answer quoted
+
+
+def resolve_follow_up(question: str, previous: str, previous_title: str = "",
+                      about_previous: Callable[[list[str]], str | None] | None = None) -> Resolved:
     """The follow-up as a question that stands on its own, and the slots it inherits.
 
     The previous turn's topic (its content words, levels and places replaced by the ones the
     follow-up names) is put before the follow-up; it never grows with the conversation, because
-    the topic is re-derived from the previous standalone question each turn.
+    the topic is re-derived from the previous standalone question each turn. ``about_previous``
+    tells whether the follow-up's words are about the policy the last answer quoted ("same"), name
+    another one ("other"), or neither (None).
     """
     previous = normalize(previous)
     question = normalize(question)
@@ -290,12 +310,18 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
     own_levels = sl.levels(question)
     inherited = [] if sl.asked_slots(question) or sl.asks_any_form(question) else sl.asked_slots(previous)
     if has_subject(question) and not _FOLLOW_MARK.search(question):
-        return question, []
+        return Resolved(question, [])
+    same_policy = False
     previous_topic = set(topic_words(previous))
-    if own_topic and has_subject(question) and not any(w in previous_topic or w in previous for w in own_topic) \
+    verdict = about_previous(list(own_topic)) if about_previous is not None and own_topic else None
+    if own_topic and has_subject(question) and (verdict == "other" or not any(w in previous_topic or w in previous for w in own_topic)) \
             and not all(_ATTRIBUTE.match(w) for w in own_topic) and not _POINTER.match(question) \
-            and not _CONDITIONAL.match(question):
-        # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before.
+            and not _CONDITIONAL.match(question) and not _POINTS_AT_POLICY.search(question):
+        # 那技改补贴呢？ after a 高企 question — a new subject, asked the same way as before (also when
+        # it shares a word with the last question: 那人工智能产业那个措施呢，对超算中心…这类项目); but
+        # 那对企业这几年的安全环保记录有啥要求？ after a 技改 answer asks more of the same policy: the
+        # question is searched as it is, that policy preferred (its words would pull other clauses).
+        same_policy = verdict == "same"
         subject = ""
     else:
         kept = [w for w in words(previous) if w not in GENERIC or w in ("昆山", "苏州")]
@@ -315,4 +341,4 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "") ->
             subject = "".join(sorted(prev_levels)) + subject
     tail = "".join(SLOT_PHRASE[s] for s in inherited[:1] if s in SLOT_PHRASE)
     parts = [p for p in (subject, question.rstrip("？?。"), tail) if p]
-    return " ".join(parts) + "？", inherited
+    return Resolved(" ".join(parts) + "？", inherited, same_policy)

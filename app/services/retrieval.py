@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -39,6 +39,8 @@ _ASKS_FOR_OLD = re.compile(
 
 _QUOTED_TITLE = re.compile(r"《([^》]{4,80})》")
 _QUOTED_NAME = re.compile(r"[“「]([\u4e00-\u9fff]{3,12})[”」]")
+# 听说昆山有青年人才驿站…: a scheme the user heard of, named up to its kind
+_HEARD_OF = re.compile(r"听说[^，,。？?]{0,8}?有(?:个|一个|种)?((?!的)(?:(?!对|给|这|那)[\u4e00-\u9fff]){2,12}?(?:驿站|计划|工程|专项|基金|平台|补贴|补助|奖励))")
 _TITLE_NOTE = re.compile(r"[（(](?:示例|试行|要点|解读|公开资料)[^）)]*[）)]$")
 
 
@@ -101,6 +103,8 @@ def states_itself(text: str, slot: str) -> bool:
 
 
 RARE_DOCS = 3  # a word at most this many documents use names a programme
+# Who in the company (我们CTO想报…): an acronym that names a person, not a scheme
+_ROLES = frozenset("CEO CTO CFO COO HR IT".split())
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
@@ -222,12 +226,37 @@ class Retriever:
             ranked = sorted(head, key=lambda c: c.rerank, reverse=True) + ranked[20:]
         return ranked
 
-    def _naming_documents(self, q: Query) -> set[str]:
-        """The policies that every rare word of the question (used by at most RARE_DOCS policies:
-        小巨人, 分期供地, 2倍系数's 系数) appears in: the programme the question names."""
+    def about_document(self, doc_id: str):
+        """A test of a follow-up's own words against the policy the last answer quoted: "other" when
+        two rare words name one other policy and not that one (超算中心、数据中心 after an 一区两中心
+        answer; one alone may be said in passing: 被通报过), "same" when that policy uses some of them
+        (那安全环保记录有啥要求 after a 技改 answer), else None."""
+        def test(words: list[str]) -> str | None:
+            words = [w for w in dict.fromkeys(words) if len(w) >= 2]
+            found = [self.keywords.documents_with(w.lower()) for w in words]
+            elsewhere = Counter(d for docs in found if 0 < len(docs) <= RARE_DOCS and doc_id not in docs for d in docs)
+            if elsewhere and elsewhere.most_common(1)[0][1] >= 2:
+                return "other"
+            return "same" if any(doc_id in docs for docs in found) else None
+        return test
+
+    def _naming_documents(self, q: Query, rare: int = RARE_DOCS, least: int = 1) -> set[str]:
+        """The policies that every rare word of the question (used by at most ``rare`` policies:
+        小巨人, 分期供地, 2倍系数's 系数; at least ``least`` of them) appears in: the programme the
+        question names."""
         named_in = [docs for w in dict.fromkeys(q.topic) if len(w) >= 2
-                    and 0 < len(docs := self.keywords.documents_with(w)) <= RARE_DOCS]
-        return set.intersection(*named_in) if named_in else set()
+                    and 0 < len(docs := self.keywords.documents_with(w)) <= rare]
+        if len(named_in) < max(least, 1):
+            return set()
+        if common := set.intersection(*named_in):
+            return common
+        # (台资…增资扩产奖励…条款有疑问找谁解释: three rare words name one policy; 条款 and 疑问 are
+        # asides other policies happen to use) — one policy with at least two of them and more than
+        # twice as many as any other
+        counts = Counter(doc for docs in named_in for doc in docs)
+        (best, most), *rest = counts.most_common() or [(None, 0)]
+        runner_up = rest[0][1] if rest else 0
+        return {best} if most >= 2 and most > 2 * runner_up else set()
 
     def _prefer_named(self, q: Query, chunks) -> None:
         """What the user named (a level, a year, the previous answer's policy, 最新) outranks
@@ -236,7 +265,14 @@ class Retriever:
         chunks = list(chunks)
         # A rare word of the question that only a few policies use (小巨人, 瞪羚, 分期供地) names the
         # programme asked about: a policy that never says it is about something else.
-        naming = self._naming_documents(q)
+        # (or, for a follow-up in its own words about the last answer's policy, that policy)
+        kept = set(q.previous_docs[:1]) if q.same_policy else set()
+        naming = self._naming_documents(q) or kept
+        # The answer step keeps to a policy only when two words hardly any other policy uses name
+        # it (台资, 增资扩产: one policy; 博士 and 专窗 are also said by the 人才专窗 guide; 改名 alone
+        # is one word of the user's), or for such a follow-up.
+        named = self._naming_documents(q, rare=2, least=2) or kept
+        q.naming_docs = named if any(c.doc_id in named for c in chunks) else set()
         if naming and any(c.doc_id in naming for c in chunks):
             # (two rare words no one policy shares — 亩均评价 and 技改补贴 — name no single programme)
             for chunk in chunks:
@@ -603,6 +639,10 @@ class Retriever:
         for name in _QUOTED_NAME.findall(q.question):
             if len(name) >= 3 and not self.keywords.mentions(name) and not vocab.synonyms(name):
                 return name  # “一业一证”, “带押过户”: a programme the user names by its name that no policy has
+        for name in _HEARD_OF.findall(q.question):
+            bare = re.sub(r"^(?:江苏省|苏州市|昆山市|苏州|昆山|江苏)", "", sl.strip_levels(name))
+            if len(bare) >= 4 and not self.keywords.mentions(bare) and not vocab.synonyms(bare):
+                return bare  # 青年人才驿站: heard of by that name, and no policy uses it
         tagged_words = [(w, f) for w, f in tagged(q.question) if len(w) >= 2]
         for (a, fa), (b, _) in zip(tagged_words, tagged_words[1:]):
             if _KIND_HEAD.match(b) and a + b in q.question and re.match(r"^(?:n|vn|nz|j|b)", fa) and \
@@ -631,7 +671,11 @@ class Retriever:
         head = vocab.LICENCE.search(phrase) if verbs else None
         named = phrase
         if head is not None and not self.keywords.mentions(head.group(0)):
-            return named  # 工商年报: a procedure the library never names at all
+            return named  # 工商年报, 结构安全鉴定: a procedure the library never names at all
+        for acronym in re.finditer(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])", phrase):
+            if acronym.group(0).upper() not in _ROLES and not self.keywords.mentions(acronym.group(0).lower()):
+                # PCT专利, 通过AEO认证的企业 → AEO认证: a scheme known by a name no policy uses
+                return phrase[acronym.start():].split("的")[0][:acronym.end() - acronym.start() + 2]
         phrase = phrase[:head.start()] if head else phrase
         words = tagged(phrase)
         run: list[tuple[int, str, str]] = []
@@ -639,8 +683,9 @@ class Retriever:
         for w, flag in reversed(words):
             at = phrase.rfind(w, 0, end)
             end = at
+            # (简易注销, 碳足迹认证: the kind of procedure or of what is rewarded)
             nominal = re.match(r"^(?:n|vn|nz|j|l|b|m)", flag) or (len(w) == 1 and re.match(r"^[aq]", flag)) or \
-                (verbs and not run and flag in ("v", "a"))  # 简易注销: the kind of procedure
+                (not run and flag in (("v", "a") if verbs else ("v",)))
             if not nominal or at < 0:
                 break
             run.append((at, w, flag))

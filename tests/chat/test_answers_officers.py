@@ -407,3 +407,49 @@ def test_a_follow_up_about_the_tax_form_among_the_papers_is_answered(client):
     first = answered_with(client, "昆山研发投入奖补的申报条件里，对加计扣除有什么要求？", "加计扣除")
     result = ask(client, "要交的材料里那个税务方面的证明是哪一份？", first["conversation_id"])
     assert result["grounded"] is True, result["answer"]
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("我们刚通过了TISAX认证，昆山对通过TISAX认证的企业有奖励吗？", "TISAX认证"),  # an acronym no policy uses
+    ("听说苏州有个人才创业驿站，入驻的企业能免费办公吗？", "人才创业驿站"),  # heard of by a name no policy uses
+    ("厂房改扩建之前要做抗震鉴定，这个找哪个部门？", "抗震鉴定"),  # a kind of check no policy names
+])
+def test_a_scheme_known_by_a_name_the_library_never_uses_is_refused_by_that_name(client, question, subject):
+    result = ask(client, question)
+    assert result["grounded"] is False and f"没有关于“{subject}”的专门规定" in result["answer"], result["answer"]
+
+
+@pytest.mark.parametrize("question", [
+    "我们CFO想了解一下研发投入奖补最多能拿多少？",  # who asks, not what about
+    "申报专精特新以后，区里会不会到企业现场来核查？",  # 会不会…核查 asks what happens; no one hides anything
+    "我们的核心专利是花钱买来的，申请高企认定的时候算数吗？",  # 花钱买 is what was done, not a place
+])
+def test_who_asks_whether_a_check_comes_and_what_was_done_are_no_reasons_to_refuse(client, question):
+    result = ask(client, question)
+    assert result["grounded"] is True, result["answer"]
+
+
+def test_whether_to_apply_in_the_same_or_the_next_year_is_answered_with_the_window(client):
+    answered_with(client, "首台套奖励是认定当年就报，还是第二年报？", "上一年度认定的产品")
+
+
+def test_rare_words_that_name_one_policy_outrank_a_clause_of_another_that_fits_the_slot(client):
+    """增资扩产 names the 外资 reward policy; another policy's 受理部门 clause is not its answer."""
+    result = answered_with(client, "我们是港资企业，增资扩产奖励的材料第一步交到区镇哪个部门？", "区镇招商部门")
+    assert result["citations"][0]["doc_id"] == "ks-hq-foreign-investment-reward"
+
+
+def test_a_follow_up_in_its_own_words_about_the_last_policy_stays_on_it(client):
+    """安全生产 is not in the first question, but the 技改 policy says it: not the 高企 conditions."""
+    first = answered_with(client, "我们是规上企业，技改设备投入补贴的申报条件是什么？", "规模以上工业企业")
+    result = ask(client, "那对企业安全生产方面有什么要求？", first["conversation_id"])
+    assert result["grounded"] is True and result["citations"][0]["doc_id"] == "ks-tech-renovation-equipment-subsidy", result["answer"]
+
+
+def test_this_policy_points_back_and_two_rare_words_of_another_policy_leave_it(client):
+    first = answered_with(client, "苏州一区两中心的关键核心技术攻关项目，申报条件有哪些？", "自筹资金")
+    second = ask(client, "这个政策对高企有没有专门的资助标准？", first["conversation_id"])
+    assert "适用本市相应政策" in body(second["answer"]), second["answer"]
+    third = ask(client, "那苏州人工智能产业的若干措施呢，对超算中心、数据中心这类项目怎么支持？", first["conversation_id"])
+    assert third["grounded"] is True and third["citations"][0]["doc_id"] == "sz-ai-industry-measures", third["answer"]
+    assert "优先保障要素" in body(third["answer"]), third["answer"]

@@ -389,6 +389,8 @@ class ExtractiveAnswerer:
                     score *= 2.5  # (a yes or no about it: 不收费, 不得再次转让 — not a list of papers naming it)
                 if current_first and chunk.expired(ctx.today):
                     score *= 0.5  # a current policy saying the same outranks an expired one found beside it
+                if ctx.query is not None and ctx.query.naming_docs and chunk.doc_id not in ctx.query.naming_docs:
+                    score *= 0.4  # 增资扩产奖励找哪个部门: the 受理部门 of the policy named, not of another
                 if ctx.query is not None and ctx.query.years and ctx.query.years & chunk.years:
                     score *= 1.6  # the year the user named (2021年的措施) outranks likeness
                 if ctx.query is not None and ctx.query.slots[:2] == [sl.YESNO, sl.CONDITIONS] and \
