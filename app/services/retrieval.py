@@ -27,7 +27,7 @@ from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK, is_article, names_benefit, without_mark
 from zhtext.docnumbers import find_doc_number_anywhere
 from zhtext.sentences import split_sentences as zh_sentences
-from zhtext.tokens import tokenize
+from zhtext.tokens import dictionary_tag, tokenize
 from zhtext.validity import in_force
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ def states_itself(text: str, slot: str) -> bool:
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 # Who in the company (我们CTO想报…): an acronym that names a person, not a scheme
 _ROLES = frozenset("CEO CTO CFO COO HR IT".split())
+_APPLYING = re.compile(r"^(?:申请|审批|手续|报批)$")
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
@@ -649,6 +650,11 @@ class Retriever:
                     a not in GENERIC and a not in _OWNERS and not self.keywords.mentions(a) and \
                     not vocab.synonyms(a) and not vocab.self_described(a, q.question):
                 return a + b  # 仓储用地, 临时用地: a kind the library never names, of a thing it never names
+        for (a, _), (b, _) in zip(tagged_words, tagged_words[1:]):
+            if _APPLYING.match(b) and a + b in q.question and (dictionary_tag(a) or "").startswith("n") and \
+                    not re.search(r"时|期|段", a) and a not in GENERIC and not self.keywords.mentions(a) and \
+                    not vocab.synonyms(a) and not vocab.self_described(a, q.question):
+                return a + b  # 空域申请: an application for a thing no policy names
         for w, flag in tagged_words:
             if len(w) >= 4 and flag.startswith("n") and w.endswith("标准") and not self.keywords.mentions(w) \
                     and not vocab.synonyms(w) and not vocab.self_described(w, q.question):

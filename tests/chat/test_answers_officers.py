@@ -453,3 +453,18 @@ def test_this_policy_points_back_and_two_rare_words_of_another_policy_leave_it(c
     third = ask(client, "那苏州人工智能产业的若干措施呢，对超算中心、数据中心这类项目怎么支持？", first["conversation_id"])
     assert third["grounded"] is True and third["citations"][0]["doc_id"] == "sz-ai-industry-measures", third["answer"]
     assert "优先保障要素" in body(third["answer"]), third["answer"]
+
+
+def test_asking_us_to_check_whether_a_review_has_come_out_is_a_case_look_up(client):
+    result = ask(client, "我们上个月交了履约保证金返还申请，帮忙查一下区镇的核查意见出来没有？")
+    assert result["grounded"] is False
+    assert stored_messages(client, result["conversation_id"])[-1].refusal_reason == "account_status"
+
+
+def test_an_application_for_a_thing_no_policy_names_is_refused_by_name(client):
+    result = ask(client, "公司想注册几个商标，商标申请在昆山去哪办？")
+    assert result["grounded"] is False and "没有关于“商标申请”的专门规定" in result["answer"], result["answer"]
+
+
+def test_whether_a_project_funded_elsewhere_may_claim_again_is_the_no_double_claim_rule(client):
+    answered_with(client, "技改设备补贴里有几台设备之前拿过别的市级专项资金，还能再报吗？", "不重复享受")

@@ -330,7 +330,8 @@ class ExtractiveAnswerer:
                     parents[key] = parents.get(key, 0) + 1
         # 要不要交钱: the sentence about paying (本事项不收费) answers it, not one about the licence.
         whether = sl.asked_predicate(ctx.query.question) if ctx.query is not None and sl.YESNO in ctx.query.slots[:1] else ""
-        predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))}
+        predicate = {w for t in tokenize(whether) if len(t) >= 2 for w in (t, *synonyms(t))} | \
+            set(synonyms(whether)) | set(phrase_synonyms(whether))
         action = sl.asked_action(ctx.query.question) if ctx.query is not None else ""
         acted = {w for w in synonyms(action) if len(w) >= 2}  # 怎么扣: 扣减, 扣除
         # 网上怎么弄？ after 水电气网联合报装: in a follow-up the user's own words say what is new; a
