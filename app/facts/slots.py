@@ -74,6 +74,10 @@ def asked_slots(question: str) -> list[str]:
     return _slots_of(question)
 
 
+# 比较大, 比较多: an adverb of degree, not a comparison
+_RATHER = re.compile(r"比较(?=[大多少高低好难快慢严急紧复杂麻烦])")
+
+
 def _slots_of(question: str) -> list[str]:
     found = [slot for slot, pattern in _ASKS if pattern.search(question)]
     # "有效期多久" asks for a duration, not an application window.
@@ -103,6 +107,8 @@ def _slots_of(question: str) -> list[str]:
     if PROCEDURE in found and MATERIALS in found and re.search(r"从[^，,。？?]{1,8}到", question):
         # 从交材料到拨款，流程是咋走的: the steps between, not the papers.
         found = [PROCEDURE] + [x for x in found if x not in (PROCEDURE, MATERIALS)]
+    if COMPARISON in found and not dict(_ASKS)[COMPARISON].search(_RATHER.sub("", question)):
+        found.remove(COMPARISON)  # 出过比较大的事故: 比较 says how big, it compares nothing
     if CONSEQUENCE in found:
         # 会有什么后果 asks what happens, not for a list; 会不会被罚 is not a plain yes or no.
         found = [CONSEQUENCE] + [x for x in found if x not in (CONSEQUENCE, LIST, YESNO)]

@@ -468,3 +468,10 @@ def test_an_application_for_a_thing_no_policy_names_is_refused_by_name(client):
 
 def test_whether_a_project_funded_elsewhere_may_claim_again_is_the_no_double_claim_rule(client):
     answered_with(client, "技改设备补贴里有几台设备之前拿过别的市级专项资金，还能再报吗？", "不重复享受")
+
+
+def test_rather_big_says_how_big_and_compares_nothing():
+    from app.facts.slots import COMPARISON, asked_slots
+
+    assert COMPARISON not in asked_slots("前年出过一次比较大的质量事故，还能申请首台套奖励吗？")
+    assert COMPARISON in asked_slots("示范工厂和示范智能车间比较起来有什么不同？")
