@@ -107,6 +107,9 @@ def _slots_of(question: str) -> list[str]:
     if PROCEDURE in found and MATERIALS in found and re.search(r"从[^，,。？?]{1,8}到", question):
         # 从交材料到拨款，流程是咋走的: the steps between, not the papers.
         found = [PROCEDURE] + [x for x in found if x not in (PROCEDURE, MATERIALS)]
+    if found[:1] != [DEPARTMENT] and re.search(r"哪(?:些|几个|几家)(?:部门|单位|机构|科室)", question):
+        # 还有哪些部门配合: the departments are the list asked for
+        found = [DEPARTMENT] + [x for x in found if x != DEPARTMENT]
     if COMPARISON in found and not dict(_ASKS)[COMPARISON].search(_RATHER.sub("", question)):
         found.remove(COMPARISON)  # 出过比较大的事故: 比较 says how big, it compares nothing
     if CONSEQUENCE in found:

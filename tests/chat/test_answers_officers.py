@@ -475,3 +475,10 @@ def test_rather_big_says_how_big_and_compares_nothing():
 
     assert COMPARISON not in asked_slots("前年出过一次比较大的质量事故，还能申请首台套奖励吗？")
     assert COMPARISON in asked_slots("示范工厂和示范智能车间比较起来有什么不同？")
+
+
+def test_which_departments_take_part_is_answered_with_the_departments_not_the_indicators(client):
+    from app.facts.slots import DEPARTMENT, asked_slots
+
+    assert asked_slots("施工许可要经过哪些部门审批？")[0] == DEPARTMENT
+    answered_with(client, "亩均评价除了工信局牵头，还有哪些部门按职责配合？", "税务部门")
