@@ -27,7 +27,7 @@ from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK, is_article, names_benefit, without_mark
 from zhtext.docnumbers import find_doc_number_anywhere
 from zhtext.sentences import split_sentences as zh_sentences
-from zhtext.tokens import dictionary_tag, tokenize
+from zhtext.tokens import HOME_PLACES, dictionary_tag, tokenize
 from zhtext.validity import in_force
 
 log = logging.getLogger(__name__)
@@ -556,7 +556,7 @@ class Retriever:
                 found += weight
             else:
                 missing.append(term)
-        places = [p for p in q.places if not self.keywords.mentions(p) and surely_place(p)
+        places = [p for p in q.places if not self.keywords.mentions(p) and surely_place(p) and p not in HOME_PLACES
                   and not vocab.self_described(p, q.question)]
         return Evidence(top_dense, found / total if total else 0.0, missing, places, missing_topic, topic_coverage,
                         english=q.english)

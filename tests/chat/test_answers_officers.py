@@ -482,3 +482,11 @@ def test_which_departments_take_part_is_answered_with_the_departments_not_the_in
 
     assert asked_slots("施工许可要经过哪些部门审批？")[0] == DEPARTMENT
     answered_with(client, "亩均评价除了工信局牵头，还有哪些部门按职责配合？", "税务部门")
+
+
+def test_a_kunshan_town_the_library_never_names_is_neither_a_typo_nor_a_missing_place(client):
+    first = ask(client, "我们在周市竞得了一块“标准地”，园区说区域评估已经统一做过了，环评还要单独做吗？")
+    assert first["grounded"] is True, first["answer"]
+    asked = stored_messages(client, first["conversation_id"])[-2]
+    assert "周市" in (asked.standalone_question or asked.content) and "州市" not in (asked.standalone_question or ""), asked
+    answered_with(client, "我们厂在张浦，技改设备补贴找哪个部门申请？", "区镇经济发展部门")
