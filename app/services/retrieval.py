@@ -105,6 +105,7 @@ def states_itself(text: str, slot: str) -> bool:
 RARE_DOCS = 3  # a word at most this many documents use names a programme
 # Who in the company (我们CTO想报…): an acronym that names a person, not a scheme
 _ROLES = frozenset("CEO CTO CFO COO HR IT".split())
+_POINTING = re.compile(r"^(?:这个|这种|这项|这类|此|这)$")
 _APPLYING = re.compile(r"^(?:申请|审批|手续|报批)$")
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
@@ -629,8 +630,24 @@ class Retriever:
                 return bare  # 工业设计中心: a title no policy rewards
         for phrase, verbs in [(p, False) for p in vocab.benefit_subjects(q.question)] + \
                 [(p, True) for p in vocab.licence_subjects(q.question)]:
-            if (word := self._unknown_modifier(phrase, verbs)) is not None:
+            # (通过了CNAS实验室认可，对这个有没有奖励: the benefit is asked for what was said before)
+            if _POINTING.match(phrase):
+                phrase = q.question[:q.question.find(phrase)]
+            if (word := self._unknown_acronym(phrase) or self._unknown_modifier(phrase, verbs)) is not None:
                 return word
+        return None
+
+    def _unknown_acronym(self, phrase: str) -> str | None:
+        """An acronym no policy uses (PCT专利, 通过AEO认证的企业 → AEO认证): a certificate or scheme
+        known by a name the library never names; a role (我们CTO) is who asks."""
+        for acronym in re.finditer(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])", phrase):
+            if acronym.group(0).upper() not in _ROLES and not self.keywords.mentions(acronym.group(0).lower()):
+                name = acronym.group(0)
+                for w, flag in tagged(phrase[acronym.end():])[:2]:  # with what it names: 实验室认可, 认证
+                    if not (re.match(r"^(?:n|vn)", flag) or w in ("认证", "认可")):
+                        break
+                    name += w
+                return name
         return None
 
     def _unknown_compound(self, q: Query) -> str | None:
@@ -678,10 +695,6 @@ class Retriever:
         named = phrase
         if head is not None and not self.keywords.mentions(head.group(0)):
             return named  # 工商年报, 结构安全鉴定: a procedure the library never names at all
-        for acronym in re.finditer(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])", phrase):
-            if acronym.group(0).upper() not in _ROLES and not self.keywords.mentions(acronym.group(0).lower()):
-                # PCT专利, 通过AEO认证的企业 → AEO认证: a scheme known by a name no policy uses
-                return phrase[acronym.start():].split("的")[0][:acronym.end() - acronym.start() + 2]
         phrase = phrase[:head.start()] if head else phrase
         words = tagged(phrase)
         run: list[tuple[int, str, str]] = []

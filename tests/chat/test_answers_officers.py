@@ -413,6 +413,7 @@ def test_a_follow_up_about_the_tax_form_among_the_papers_is_answered(client):
     ("我们刚通过了TISAX认证，昆山对通过TISAX认证的企业有奖励吗？", "TISAX认证"),  # an acronym no policy uses
     ("听说苏州有个人才创业驿站，入驻的企业能免费办公吗？", "人才创业驿站"),  # heard of by a name no policy uses
     ("厂房改扩建之前要做抗震鉴定，这个找哪个部门？", "抗震鉴定"),  # a kind of check no policy names
+    ("我们公司去年通过了CNAS实验室认可，昆山对这个有没有奖励？", "CNAS实验室认可"),  # 对这个: what was said before
 ])
 def test_a_scheme_known_by_a_name_the_library_never_uses_is_refused_by_that_name(client, question, subject):
     result = ask(client, question)
