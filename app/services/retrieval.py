@@ -44,6 +44,11 @@ _HEARD_OF = re.compile(r"听说[^，,。？?]{0,8}?有(?:个|一个|种)?((?!的
 _TITLE_NOTE = re.compile(r"[（(](?:示例|试行|要点|解读|公开资料)[^）)]*[）)]$")
 
 
+def _bare_name(name: str) -> str:
+    """A programme's name without its level or place (江苏省5G全连接工厂 → 5G全连接工厂)."""
+    return re.sub(r"^(?:江苏省|苏州市|昆山市|苏州|昆山|江苏)", "", sl.strip_levels(name))
+
+
 def _bare_title(title: str) -> str:
     """A title without its trailing note such as （示例整理）."""
     return _TITLE_NOTE.sub("", title.strip())
@@ -625,7 +630,7 @@ class Retriever:
             if has_subject(subject) and not any(self.keywords.mentions(part[i:i + 2]) for part in parts for i in range(len(part) - 1)):
                 return subject  # 展位费: neither 展位 nor 位费 anywhere (安家费 has 安家: 安家补贴)
         for title in vocab.honour_subjects(q.question):
-            bare = re.sub(r"^(?:江苏省|苏州市|昆山市|苏州|昆山)", "", sl.strip_levels(title))
+            bare = _bare_name(title)
             if len(bare) >= 4 and not self.keywords.mentions(bare):
                 return bare  # 工业设计中心: a title no policy rewards
         for phrase, verbs in [(p, False) for p in vocab.benefit_subjects(q.question)] + \
@@ -658,7 +663,7 @@ class Retriever:
             if len(name) >= 3 and not self.keywords.mentions(name) and not vocab.synonyms(name):
                 return name  # “一业一证”, “带押过户”: a programme the user names by its name that no policy has
         for name in _HEARD_OF.findall(q.question):
-            bare = re.sub(r"^(?:江苏省|苏州市|昆山市|苏州|昆山|江苏)", "", sl.strip_levels(name))
+            bare = _bare_name(name)
             if len(bare) >= 4 and not self.keywords.mentions(bare) and not vocab.synonyms(bare):
                 return bare  # 青年人才驿站: heard of by that name, and no policy uses it
         tagged_words = [(w, f) for w, f in tagged(q.question) if len(w) >= 2]
