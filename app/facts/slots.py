@@ -74,6 +74,27 @@ def asked_slots(question: str) -> list[str]:
     return _slots_of(question)
 
 
+# What makes a clause a question of its own (吗, 什么, 哪…); a bare 几 is often the company's own
+# count (几个资深工程师), so it only asks before a unit of time, money or steps.
+_INTERROGATIVE = re.compile(r"吗|呢|什么|啥|哪|多少|怎么|咋|谁|多久|多长|是否|能否|要不要|是不是|有没有|能不能|会不会|"
+                            r"可不可以|用不用|需不需要|算不算|行不行|几(?=天|年|月|号|点|个?工作日|万|成|步|次|档|类|种|项)")
+_CLAUSES = re.compile(r"(?<=[？?；;。！!，,])")
+
+
+def question_parts(question: str) -> list[tuple[str, str]]:
+    """The separate questions of a question in several parts (人才购房补贴最多能拿多少？是一次性打给他吗),
+    each as (what was said just before it, the question); one part when it asks one thing."""
+    clauses = [c for c in _CLAUSES.split(question) if c.strip()]
+    parts, context = [], ""
+    for clause in clauses:
+        if _OWN_COUNT.search(clause) or not _INTERROGATIVE.search(_OWN_COUNT.sub("", clause)):
+            context += clause
+            continue
+        parts.append((context, clause.rstrip("，,；;。！!？? ")))
+        context = ""
+    return parts if len(parts) >= 2 else [("", question)]
+
+
 # 比较大, 比较多: an adverb of degree, not a comparison
 _RATHER = re.compile(r"比较(?=[大多少高低好难快慢严急紧复杂麻烦])")
 

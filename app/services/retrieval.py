@@ -494,6 +494,35 @@ class Retriever:
         words = [w for w in words if not any(w in c.text for c in chunks)]
         return self._with_mate(chunks, lambda mate: any(w in mate.text for w in words)) if words else chunks
 
+    def _with_part_mates(self, chunks: list[RetrievedChunk], q: Query, limit: int = 60) -> list[RetrievedChunk]:
+        """A question in several parts (材料交到区镇哪个部门？条款有疑问找哪个部门解释？): for a part whose
+        own words no passage found of the best document has, that document's passage with the most
+        of them (本办法由昆山市商务局负责解释) comes along."""
+        parts = sl.question_parts(q.question)
+        if len(parts) < 2:
+            return chunks
+        prefix, _ = split_chunk_id(chunks[0].id)
+        mates = []
+        for i in range(limit):
+            mate = self._entry(prefix, i, chunks[-1].fused)
+            if mate is None:
+                break
+            mates.append(mate)
+        found = " ".join(c.text for c in chunks if c.doc_id == chunks[0].doc_id).lower()
+        for said, part in parts:
+            words = {t: self.keywords.idf(t) for t in tokenize(said + part)
+                     if len(t) >= 2 and t not in GENERIC and t not in found and self.keywords.idf(t) > 0}
+            if not words:
+                continue
+            have = {c.id for c in chunks}
+            weight, best = max(((sum(v for t, v in words.items() if t in m.text.lower()), m) for m in mates
+                                if m.id not in have), key=lambda x: x[0], default=(0.0, None))
+            if best is not None and weight > 0:
+                # (fifth: what the whole question found first keeps its place; the answer step reads five)
+                chunks = [*chunks[:4], best, *chunks[4:]]
+                found += " " + best.text.lower()
+        return chunks
+
     def _with_mate(self, chunks: list[RetrievedChunk], wanted, limit: int = 60) -> list[RetrievedChunk]:
         """The best document's first passage that is ``wanted`` and not found yet, put second."""
         prefix, _ = split_chunk_id(chunks[0].id)
@@ -817,6 +846,7 @@ class Retriever:
             top = self._with_mate(top, lambda mate: sl.answers(sl.IN_FORCE, _EDITOR_NOTE.split(mate.text)[0]))
         if top:
             top = self._with_phrase_mate(top, vocab.phrase_synonyms(q.question))
+            top = self._with_part_mates(top, q)
         used_expired = any(c.expired(today) for c in top)
         evidence = self.evidence(q, top)
         evidence.named = bool(named) and bool(top) and top[0].doc_id in named

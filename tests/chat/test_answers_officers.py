@@ -491,3 +491,18 @@ def test_a_kunshan_town_the_library_never_names_is_neither_a_typo_nor_a_missing_
     asked = stored_messages(client, first["conversation_id"])[-2]
     assert "周市" in (asked.standalone_question or asked.content) and "州市" not in (asked.standalone_question or ""), asked
     answered_with(client, "我们厂在张浦，技改设备补贴找哪个部门申请？", "区镇经济发展部门")
+
+
+@pytest.mark.parametrize("question, facts", [
+    # each part its own clause: the amount for 博士 (said before the part) and how it is paid out
+    ("我们引进的博士想在昆山买房，购房补贴能拿多少？钱是一次给还是分几年给？", ["20万元", "一次性发放"]),
+    # the second part's clause is one that the whole question's words did not find (负责解释)
+    ("外资研发中心奖励的材料先交给区镇哪个部门？办法条款看不懂找谁解释？", ["区镇招商部门", "商务局负责解释"]),
+    ("标准厂房租金补贴怎么申请？办法谁负责解释？", ["区镇受理初审", "负责解释"]),
+    ("首台套奖励报到哪个部门？有疑问找谁解释？", ["区镇经济发展部门", "负责解释"]),
+])
+def test_each_part_of_a_question_in_several_parts_is_answered(client, question, facts):
+    result = ask(client, question)
+    assert result["grounded"] is True
+    assert all(f in body(result["answer"]) for f in facts), result["answer"]
+

@@ -142,3 +142,14 @@ def test_a_month_asked_about_is_a_window_asked_yes_or_no():
     assert asked_slots("经营团队那个奖励也是4月报吗？") == ["window", "yesno"]
     assert asked_slots("是不是3月份申报？")[0] == "window"
     assert asked_slots("几月份报？") == ["window"]
+
+
+def test_a_question_in_several_parts_is_split_into_its_questions_with_what_was_said_before_each():
+    from app.facts.slots import question_parts
+
+    assert question_parts("我们引进的博士想在昆山买房，购房补贴能拿多少？钱是一次给还是分几年给？") == [
+        ("我们引进的博士想在昆山买房，", "购房补贴能拿多少"), ("", "钱是一次给还是分几年给")]
+    # the company's own count (几个工程师) and a clause that asks nothing are not questions
+    assert question_parts("我们引进了几个工程师，人才专窗能帮着办哪些事？") == [
+        ("", "我们引进了几个工程师，人才专窗能帮着办哪些事？")]
+    assert len(question_parts("履约保证金交多少，能不能用保函？")) == 2

@@ -49,6 +49,7 @@ class _Sentence:
     text: str
     score: float
     bare: bool = False  # an outline line that names its section itself: quoted without a reference
+    slot: str | None = None  # the slot of the part of the question it answers, when not the first
 
 
 def split_sentences(text: str) -> list[str]:
@@ -383,8 +384,10 @@ class ExtractiveAnswerer:
                 if wants_items and len(chunk.sections) >= 2 and \
                         (shared := parents.get((chunk.doc_id, chunk.sections[0]), 0)) >= 3:
                     score *= 1 + 0.5 * (shared - 1)
-                if slot == sl.DEPARTMENT and _INTERPRETS.search(sentence) and "解释" not in ctx.query.question:
-                    score *= 0.4  # 谁负责审核: who reviews, not who interprets the text (本办法由…负责解释)
+                if slot == sl.DEPARTMENT and _INTERPRETS.search(sentence):
+                    # 谁负责审核: who reviews, not who interprets the text (本办法由…负责解释); 条款有疑问找谁
+                    # 解释: that sentence
+                    score *= 2.5 if "解释" in ctx.query.question else 0.4
                 if (predicate and sl.states_verdict(sentence) and any(w in sentence for w in predicate)) or \
                         (acted and any(w in sentence for w in acted)):
                     score *= 2.5  # (a yes or no about it: 不收费, 不得再次转让 — not a list of papers naming it)
@@ -413,6 +416,8 @@ class ExtractiveAnswerer:
         candidates = self.candidates(ctx)
         chosen = self._select(ctx, candidates)
         q = ctx.query
+        if chosen and q is not None and len(parts := sl.question_parts(q.question)) >= 2:
+            chosen = self._answer_parts(ctx, parts, chosen)
         if chosen and q is not None and (not q.slots or q.slots[0] == sl.YESNO):
             # A yes-or-no question answered from a Q&A pair: its reply opens with the verdict
             # (可以，但需要预约。), which goes first whatever its words.
@@ -422,6 +427,26 @@ class ExtractiveAnswerer:
                 if verdict is not None and all(c.text != verdict.text for c in chosen):
                     chosen = [verdict, *chosen]
         return chosen
+
+    def _answer_parts(self, ctx: AnswerContext, parts: list[str], chosen: list[_Sentence]) -> list[_Sentence]:
+        """A question in several parts (最多能拿多少？是一次性打给他吗): each part's own answer from the
+        document the whole question is answered from, after what the whole question chose."""
+        q = ctx.query
+        top_doc = ctx.chunks[chosen[0].chunk_rank].doc_id
+        out = list(chosen)
+        used = sum(len(c.text) for c in out)
+        for said, part in parts:
+            # (what was said just before the part is its subject — 我们引进的博士…，能拿多少 — not what it asks)
+            sub = replace(q, question=said + part, own_tokens=tokenize(said + part), slots=sl.asked_slots(part) or q.slots)
+            sub_ctx = replace(ctx, query=sub)
+            picked = [c for c in self._select(sub_ctx, self.candidates(sub_ctx))
+                      if ctx.chunks[c.chunk_rank].doc_id == top_doc]
+            for c in picked:
+                if any(c.text in o.text or o.text in c.text for o in out) or used + len(c.text) > MAX_CHARS:
+                    continue
+                out.append(replace(c, slot=sub.slots[0] if sub.slots else None))
+                used += len(c.text)
+        return out
 
     def _select(self, ctx: AnswerContext, candidates: list[_Sentence]) -> list[_Sentence]:
         scored = [c for c in candidates if c.score > 0]
@@ -587,7 +612,7 @@ class ExtractiveAnswerer:
             chosen = [_Sentence(0, 0, tidy(s), 1.0) for s in split_sentences(ctx.chunks[0].text)[:2]]
         if ctx.query is not None and ctx.query.single_fact:
             q = ctx.query
-            chosen = [_Sentence(c.chunk_rank, c.position, trim_clauses(c.text, q.slots[0], SINGLE_FACT_CHARS, q.levels), c.score)
+            chosen = [replace(c, text=trim_clauses(c.text, c.slot or q.slots[0], SINGLE_FACT_CHARS, q.levels))
                       for c in chosen]
         # Citations are numbered 1, 2… in the order the answer uses them.
         order = list(dict.fromkeys(c.chunk_rank for c in chosen))
