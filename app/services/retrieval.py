@@ -112,6 +112,8 @@ RARE_DOCS = 3  # a word at most this many documents use names a programme
 _ROLES = frozenset("CEO CTO CFO COO HR IT".split())
 _POINTING = re.compile(r"^(?:这个|这种|这项|这类|此|这)$")
 _APPLYING = re.compile(r"^(?:申请|审批|手续|报批)$")
+# 买首套房申请人才购房补贴: 申请 is the verb of what follows, not an application for a 套房
+_OBJECT_FOLLOWS = re.compile(r"[^\W\d_a-zA-Z]{0,6}(?:补贴|奖励|资助|补助|奖补|认定|许可|登记|备案)")
 _KIND_HEAD = re.compile(r"^(?:用地|审查|评审)$")  # kinds whose instances the library names one by one
 _OWNERS = frozenset("项目 企业 公司 单位 工厂 厂区 厂里 园区 集团 我们".split())  # whose land (项目用地), not which kind
 
@@ -702,7 +704,9 @@ class Retriever:
                     not vocab.synonyms(a) and not vocab.self_described(a, q.question):
                 return a + b  # 仓储用地, 临时用地: a kind the library never names, of a thing it never names
         for (a, _), (b, _) in zip(tagged_words, tagged_words[1:]):
+            after = q.question[q.question.find(a + b) + len(a + b):]
             if _APPLYING.match(b) and a + b in q.question and (dictionary_tag(a) or "").startswith("n") and \
+                    not _OBJECT_FOLLOWS.match(after) and \
                     not re.search(r"时|期|段", a) and a not in GENERIC and not self.keywords.mentions(a) and \
                     not vocab.synonyms(a) and not vocab.self_described(a, q.question):
                 return a + b  # 空域申请: an application for a thing no policy names

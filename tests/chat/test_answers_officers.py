@@ -506,3 +506,11 @@ def test_each_part_of_a_question_in_several_parts_is_answered(client, question, 
     assert result["grounded"] is True
     assert all(f in body(result["answer"]) for f in facts), result["answer"]
 
+
+@pytest.mark.parametrize("question, fact", [
+    ("我们是一家汽车零部件企业，技改设备投入补贴要交哪些材料？", "项目备案证明"),  # what the company is
+    ("同事刚在昆山买了首套房申请人才购房补贴，要交哪些材料？", "学历学位或职称证书"),  # 申请 of the subsidy, not of a 套房
+    ("国家级的首台套奖励按销售额的百分之几算？", "20%"),  # 国家首台（套） is the national level
+])
+def test_who_the_company_is_what_it_applies_for_and_the_national_level_are_not_unknown_subjects(client, question, fact):
+    answered_with(client, question, fact)
