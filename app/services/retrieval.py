@@ -845,9 +845,11 @@ class Retriever:
             top = self._with_fact_mate(top, q.slots)
         elif q.slots[:1] == [sl.CONSEQUENCE] and top:
             top = self._with_penalty_mate(top)
-        if top and sl.asks(sl.IN_FORCE, q.question) and \
-                not any(sl.answers(sl.IN_FORCE, c.text) for c in top if c.doc_id == top[0].doc_id):
-            top = self._with_mate(top, lambda mate: sl.answers(sl.IN_FORCE, _EDITOR_NOTE.split(mate.text)[0]))
+        for form in (sl.IN_FORCE, sl.LAW, sl.PURPOSE):
+            # 哪天开始执行 / 依据哪部法律 / 出发点是什么: the article that says it (often the first or the last)
+            if top and sl.asks(form, q.question) and \
+                    not any(sl.answers(form, c.text) for c in top if c.doc_id == top[0].doc_id):
+                top = self._with_mate(top, lambda mate, form=form: sl.answers(form, _EDITOR_NOTE.split(mate.text)[0]))
         if top:
             top = self._with_phrase_mate(top, vocab.phrase_synonyms(q.question))
             top = self._with_part_mates(top, q)

@@ -514,3 +514,14 @@ def test_each_part_of_a_question_in_several_parts_is_answered(client, question, 
 ])
 def test_who_the_company_is_what_it_applies_for_and_the_national_level_are_not_unknown_subjects(client, question, fact):
     answered_with(client, question, fact)
+
+
+@pytest.mark.parametrize("question, fact", [
+    # the article that says why and by which law the document was made (usually set aside as preamble)
+    ("环评审批是依据哪部法律办的？", "环境影响评价法"),
+    ("施工许可证核发依据的是哪些法律法规？", "建筑法"),
+    ("开发区为什么要搞工业用地分期供地？想防什么问题？", "圈而不用"),
+    ("标准地改革的目的是什么？", "带指标出让"),
+])
+def test_the_legal_basis_and_the_purpose_are_answered_by_the_article_that_states_them(client, question, fact):
+    answered_with(client, question, fact)

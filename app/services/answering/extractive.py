@@ -127,10 +127,20 @@ _SECTION = re.compile(r"^[一二三四五六七八九十]{1,3}、")
 # "为…，制定本办法。" says why a rule exists; an editor's note (说明：本措施已于…失效 / …为示例), a
 # sample remark (…也是示例。) and a list's introduction (现将…条款整理如下。) say nothing of the rules:
 # none answers an officer's question (the answer states validity and the sample note itself).
-_PURPOSE = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|通知)|"
+_MADE_FOR = re.compile(r"^(?:第[一二三四五六七八九十]+条\s*)?为.{4,80}(?:制定|特制定|出台)本(?:办法|细则|措施|规定|方案|政策|指南|指引|通知)")
+_PURPOSE = re.compile(_MADE_FOR.pattern + r"|"
                       r"^(?:附注|说明|注|备注)[:：]|请以官方(?:发布|公布)[^。]*为准|"
                       r"^[^，,；;]{0,30}(?:也|均|都)?(?:是|为)(?:虚构)?示例[。.]?$|"
                       r"^[^。，,]{0,30}(?:整理|列举|归纳|说明|明确|公布|告知|汇总|通知)如下[。：:]?$")
+
+
+def _says_nothing_asked(sentence: str, q) -> bool:
+    """A sentence of the kinds in ``_PURPOSE``, except the article saying why and by which law the
+    document was made when that is asked (依据哪部法律, 出发点是什么)."""
+    if not _PURPOSE.match(sentence):
+        return False
+    why = q is not None and (sl.asks(sl.LAW, q.question) or sl.asks(sl.PURPOSE, q.question))
+    return not (why and _MADE_FOR.match(sentence))
 
 
 class ExtractiveAnswerer:
@@ -216,7 +226,7 @@ class ExtractiveAnswerer:
                chunk_rank: int, home: bool = False) -> float:
         # A benefit the clause is about people *without* (未享受购房补贴的…租房补贴) is not its subject.
         low = _NEGATED.sub("", sentence.lower())
-        if _PURPOSE.match(sentence):
+        if _says_nothing_asked(sentence, q):
             return 0.0
         overlap = sum(w for t, w in terms.items() if t in low)
         overlap += 0.6 * sum(w for t, w in terms.items() if t not in low and t in context)
@@ -239,6 +249,9 @@ class ExtractiveAnswerer:
             score *= 3.0 if sl.answers(sl.IN_FORCE, sentence) else 0.5  # 哪天开始执行: 自…起施行
         if q is not None and sl.asks(sl.PAYOUT, q.question):
             score *= 3.0 if sl.answers(sl.PAYOUT, sentence) else 0.8  # 一次给齐还是分几年发: …一次性发放
+        for form in (sl.LAW, sl.PURPOSE):
+            if q is not None and sl.asks(form, q.question):
+                score *= 3.0 if sl.answers(form, sentence) else 0.5  # 依据哪部法律: 依据《…环境影响评价法》
         if q is not None and q.slots:
             states = sl.sentence_slots(sentence)
             primary = q.slots[0]
@@ -523,7 +536,7 @@ class ExtractiveAnswerer:
                         break
             return chosen
         # The best-matching article is the answer: quoted whole when short, else its best clauses.
-        primary = [c for c in candidates if c.chunk_rank == best.chunk_rank and not _PURPOSE.match(c.text)]
+        primary = [c for c in candidates if c.chunk_rank == best.chunk_rank and not _says_nothing_asked(c.text, q)]
         if sum(len(c.text) for c in primary) > PRIMARY_CHARS:
             keep, used = [], 0
             for c in sorted(primary, key=lambda c: c.score, reverse=True):
