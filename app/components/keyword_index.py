@@ -398,6 +398,12 @@ class KeywordIndex:
             return any(slots.intersection(index.postings[o].slots) for o in others
                        if o != token and o in index.postings)
 
+    def titles(self) -> dict[str, str]:
+        """The served documents' titles, by document id."""
+        index = self._index
+        with index.lock:
+            return {doc: (index.metas[slots[0]] or {}).get("title", "") for doc, (_, slots) in index.docs.items() if slots}
+
     def texts_with(self, token: str) -> list[tuple[dict[str, Any], str]]:
         """(metadata, text) of every served chunk that has the token."""
         index = self._index

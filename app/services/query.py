@@ -295,7 +295,7 @@ class Resolved(NamedTuple):
 
 
 def resolve_follow_up(question: str, previous: str, previous_title: str = "",
-                      about_previous: Callable[[list[str]], str | None] | None = None) -> Resolved:
+                      about_previous: Callable[[list[str], str], str | None] | None = None) -> Resolved:
     """The follow-up as a question that stands on its own, and the slots it inherits.
 
     The previous turn's topic (its content words, levels and places replaced by the ones the
@@ -313,7 +313,7 @@ def resolve_follow_up(question: str, previous: str, previous_title: str = "",
         return Resolved(question, [])
     same_policy = False
     previous_topic = set(topic_words(previous))
-    verdict = about_previous(list(own_topic)) if about_previous is not None and own_topic else None
+    verdict = about_previous(list(own_topic), question) if about_previous is not None and own_topic else None
     if own_topic and has_subject(question) and (verdict == "other" or not any(w in previous_topic or w in previous for w in own_topic)) \
             and not all(_ATTRIBUTE.match(w) for w in own_topic) and not _POINTER.match(question) \
             and not _CONDITIONAL.match(question) and not _POINTS_AT_POLICY.search(question):

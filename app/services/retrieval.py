@@ -21,7 +21,7 @@ from app.components.registry import LiveSet
 from app.components.vector_store import ChromaStore, Hit
 from app.facts import slots as sl
 from app.facts import vocab
-from app.services.query import GENERIC, PHRASING, Query, analyse, has_subject, surely_place, tagged
+from app.services.query import GENERIC, PHRASING, Query, analyse, has_subject, surely_place, tagged, title_subject
 from app.settings import Settings
 from zhtext.chunk_ids import chunk_id, split_chunk_id
 from zhtext.clauses import CLAUSE_MARK, is_article, names_benefit, without_mark
@@ -237,10 +237,14 @@ class Retriever:
 
     def about_document(self, doc_id: str):
         """A test of a follow-up's own words against the policy the last answer quoted: "other" when
-        two rare words name one other policy and not that one (超算中心、数据中心 after an 一区两中心
+        the question names another policy by its title (苏州那个青年人才生活补贴 after a 人才购房 answer)
+        or two rare words name one other policy and not that one (超算中心、数据中心 after an 一区两中心
         answer; one alone may be said in passing: 被通报过), "same" when that policy uses some of them
         (那安全环保记录有啥要求 after a 技改 answer), else None."""
-        def test(words: list[str]) -> str | None:
+        def test(words: list[str], question: str = "") -> str | None:
+            titled = self._titled(question) if question else set()
+            if titled and doc_id not in titled:
+                return "other"
             words = [w for w in dict.fromkeys(words) if len(w) >= 2]
             found = [self.keywords.documents_with(w.lower()) for w in words]
             elsewhere = Counter(d for docs in found if 0 < len(docs) <= RARE_DOCS and doc_id not in docs for d in docs)
@@ -248,6 +252,16 @@ class Retriever:
                 return "other"
             return "same" if any(doc_id in docs for docs in found) else None
         return test
+
+    def _titled(self, question: str, run: int = 6) -> set[str]:
+        """The documents whose title's subject (青年人才生活补贴申领 of 《苏州市青年人才生活补贴申领指南》)
+        the question quotes ``run`` characters of in a row."""
+        out = set()
+        for doc, title in self.keywords.titles().items():
+            subject = title_subject(title)
+            if any(subject[i:i + run] in question for i in range(len(subject) - run + 1)):
+                out.add(doc)
+        return out
 
     def _naming_documents(self, q: Query, rare: int = RARE_DOCS, least: int = 1) -> set[str]:
         """The policies that every rare word of the question (used by at most ``rare`` policies:

@@ -525,3 +525,11 @@ def test_who_the_company_is_what_it_applies_for_and_the_national_level_are_not_u
 ])
 def test_the_legal_basis_and_the_purpose_are_answered_by_the_article_that_states_them(client, question, fact):
     answered_with(client, question, fact)
+
+
+def test_a_follow_up_that_names_another_policy_by_its_title_starts_a_new_subject(client):
+    first = answered_with(client, "人才购房补贴硕士能拿多少？", "5万元")
+    # (另外 marks a follow-up, 博士 and 人才 are the last policy's words, but 青年人才生活补贴 is another title)
+    then = ask(client, "另外还有个应届博士，苏州的青年人才生活补贴线下去哪里申领？", first["conversation_id"])
+    assert then["grounded"] is True and "人力资源和社会保障" in body(then["answer"]), then["answer"]
+    assert then["citations"][0]["doc_id"] == "sz-youth-talent-living-subsidy"
