@@ -165,6 +165,8 @@ def place_names(text: str) -> list[str]:
 
 
 _PLACE_SUFFIX = re.compile(r"(?:省|市|县|区|镇|乡|村|州|街道|园区|新区)$")
+# characters that begin no place name but stand before a level word (里省, 在市, 各区, 本镇)
+_NOT_A_NAME = frozenset("里在到从去和与及或的个是各全本每该此哪某这那")
 
 
 def surely_place(word: str) -> bool:
@@ -174,6 +176,8 @@ def surely_place(word: str) -> bool:
     (花钱买): a known word and a verb after it is what someone did, not where."""
     if len(word) >= 3 and dictionary_tag(word[-1]) == "v" and dictionary_tag(word[:-1]) not in (None, "ns"):
         return False
+    if len(word) == 2 and word[0] in _NOT_A_NAME and dictionary_tag(word) != "ns":
+        return False  # 政策里省重点实验室: 里 and the 省 of 省重点, not a province called 里省
     return dictionary_tag(word) == "ns" or bool(_PLACE_SUFFIX.search(word))
 
 
@@ -261,7 +265,7 @@ _EXCEPT = re.compile(r"除了?([^，,。？?]{2,12}?)(?:以外|之外|外)?[，,
 
 # 别跟姑苏领军的安家补贴搞混 / 不是苏州那个一千万的: what the user says the answer is not.
 _NOT_THIS = re.compile(r"(?:别|不要|不能)(?:跟|和|与)([^，,。？?]{2,16}?)(?:搞混|混淆|弄混|混为一谈|混了)|"
-                       r"不是(?:问)?([^，,。？?]{2,10}?)(?:那个|那笔|那项|那一项)")
+                       r"不是(?:问)?([^，,。？?]{2,30}?)(?:那个|那笔|那项|那一项)")
 
 
 def excluded(question: str) -> str:

@@ -813,6 +813,9 @@ class Retriever:
     def _search(self, q: Query, today: dt.date, k: int) -> RetrievalResult:
         query = q.standalone
         ranked = self.candidates(q)
+        if q.excluded and (set_aside := self._titled(q.excluded)):
+            # 注意不是问苏州产业创新集群政策里…那个资助: the policy the user says the answer is not
+            ranked = [c for c in ranked if c.doc_id not in set_aside] or ranked
         named = self._named_documents(query, ranked)
         if named:
             # A question that quotes a 文号 or a 《title》 is about that document, current or not.

@@ -533,3 +533,10 @@ def test_a_follow_up_that_names_another_policy_by_its_title_starts_a_new_subject
     then = ask(client, "另外还有个应届博士，苏州的青年人才生活补贴线下去哪里申领？", first["conversation_id"])
     assert then["grounded"] is True and "人力资源和社会保障" in body(then["answer"]), then["answer"]
     assert then["citations"][0]["doc_id"] == "sz-youth-talent-living-subsidy"
+
+
+def test_the_policy_the_user_says_the_answer_is_not_is_set_aside_and_its_words_name_no_place(client):
+    # (政策里省重点实验室: 里省 is no province the library lacks; the 苏州 policy named there is not the answer)
+    result = answered_with(client, "刚获批省级工程技术研究中心，昆山这边奖多少？不是问苏州产业创新集群政策里省重点实验室那个资助。",
+                           "30万元")
+    assert result["citations"][0]["doc_id"] != "sz-industry-innovation-cluster", result["answer"]
