@@ -550,3 +550,11 @@ def test_a_short_first_sentence_that_states_a_rule_is_quoted_not_taken_for_a_tit
     assert split_with_context("（一）首次认定奖励。对首次认定的企业给予30万元。") == [
         ("对首次认定的企业给予30万元。", "（一）首次认定奖励。")]
     answered_with(client, "标准地的控制指标，竞买之前能看到吗？", "随出让公告公开")
+
+
+@pytest.mark.parametrize("question, fact", [
+    ("专精特新申报材料过了区镇以后，市里是怎么评的？", "组织专家评审"),
+    ("施工图审查合格意见还没出来，能先把施工许可证申请下来吗？", "施工图设计文件已按规定审查合格"),
+])
+def test_how_they_judge_and_whether_it_may_be_applied_for_yet(client, question, fact):
+    answered_with(client, question, fact)

@@ -153,3 +153,9 @@ def test_a_question_in_several_parts_is_split_into_its_questions_with_what_was_s
     assert question_parts("我们引进了几个工程师，人才专窗能帮着办哪些事？") == [
         ("", "我们引进了几个工程师，人才专窗能帮着办哪些事？")]
     assert len(question_parts("履约保证金交多少，能不能用保函？")) == 2
+
+
+def test_papers_that_passed_a_step_are_no_materials_question_and_how_they_judge_is_a_procedure():
+    assert asked_slots("材料过了区镇那一关以后，市工信局那边是怎么评的？")[0] == "procedure"
+    # 能先把…申请上吗: whether it may be applied for yet, which the conditions decide
+    assert asked_slots("这种情况能先把施工许可证申请上吗？") == ["yesno", "conditions"]
