@@ -237,7 +237,8 @@ class Retriever:
 
     def about_document(self, doc_id: str):
         """A test of a follow-up's own words against the policy the last answer quoted: "other" when
-        the question names another policy by its title (苏州那个青年人才生活补贴 after a 人才购房 answer)
+        the question names another policy by its title (苏州那个青年人才生活补贴 after a 人才购房 answer) or
+        asks a benefit by a word only another policy uses (一次性扩岗补助 after a 科技型中小企业 answer),
         or two rare words name one other policy and not that one (超算中心、数据中心 after an 一区两中心
         answer; one alone may be said in passing: 被通报过), "same" when that policy uses some of them
         (那安全环保记录有啥要求 after a 技改 answer), else None."""
@@ -245,6 +246,11 @@ class Retriever:
             titled = self._titled(question) if question else set()
             if titled and doc_id not in titled:
                 return "other"
+            for phrase in vocab.benefit_subjects(question) if question else []:
+                # 人社那边的一次性扩岗补助能不能拿: the benefit asked for is named by a word one other policy alone uses
+                if any(len(t) >= 2 and len(docs := self.keywords.documents_with(t)) == 1 and doc_id not in docs
+                       for t in tokenize(phrase)):
+                    return "other"
             words = [w for w in dict.fromkeys(words) if len(w) >= 2]
             found = [self.keywords.documents_with(w.lower()) for w in words]
             elsewhere = Counter(d for docs in found if 0 < len(docs) <= RARE_DOCS and doc_id not in docs for d in docs)

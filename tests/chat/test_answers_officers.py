@@ -558,3 +558,11 @@ def test_a_short_first_sentence_that_states_a_rule_is_quoted_not_taken_for_a_tit
 ])
 def test_how_they_judge_and_whether_it_may_be_applied_for_yet(client, question, fact):
     answered_with(client, question, fact)
+
+
+def test_a_follow_up_asking_a_benefit_only_another_policy_names_moves_to_that_policy(client):
+    first = ask(client, "我们公司做工业软件，属于科技型中小企业，今年招了四个应届生，两个做研发两个做客服，合同签了三年，"
+                        "社保交了半年，吸纳高校毕业生奖励是不是四个人都能报？")
+    # (那 marks a follow-up and 客服 is the last question's word; 扩岗 is used by one other policy alone)
+    then = ask(client, "那两个做客服的，人社的一次性扩岗补助能拿吗？合同和缴费有啥要求？", first["conversation_id"])
+    assert then["grounded"] is True and "1年以上劳动合同" in body(then["answer"]), then["answer"]
