@@ -566,3 +566,8 @@ def test_a_follow_up_asking_a_benefit_only_another_policy_names_moves_to_that_po
     # (那 marks a follow-up and 客服 is the last question's word; 扩岗 is used by one other policy alone)
     then = ask(client, "那两个做客服的，人社的一次性扩岗补助能拿吗？合同和缴费有啥要求？", first["conversation_id"])
     assert then["grounded"] is True and "1年以上劳动合同" in body(then["answer"]), then["answer"]
+
+
+def test_a_talent_class_named_is_answered_with_that_class_alone(client):
+    text = body(answered_with(client, "C类人才在昆山买首套房，购房补贴最多多少？", "C类人才最高50万元")["answer"])
+    assert "A类" not in text and "300万元" not in text, text  # (the 最高 of another class is not asked)

@@ -294,10 +294,10 @@ class ExtractiveAnswerer:
                 score *= 1.5
             if primary == sl.YESNO and re.search(r"\d", q.question) and sl.states_threshold(sentence):
                 score *= 2.0  # 首年只卖了80万，能申请吗: the threshold decides, not the amount
-        asked_degrees = set(_DEGREE.findall(q.question)) if q is not None else set()
+        asked_degrees = _people(q.question) if q is not None else set()
         if asked_degrees:
             # 博士能拿多少: the clause for 博士 (D类人才（博士研究生…）20万元), not one for nobody in particular.
-            named = set(_DEGREE.findall(sentence))
+            named = _people(sentence)
             # (a clause for every degree — 博士每月2000元，硕士每月1000元 — is less the one asked)
             score *= (2.0 if named <= asked_degrees else 1.5) if named & asked_degrees else 0.4 if named else 0.7
         if q is not None and q.levels:
@@ -520,11 +520,11 @@ class ExtractiveAnswerer:
             if len(chosen) == 1 and RUNNER_UP:
                 # (nothing for another degree or level: 那博士呢 is not answered with the rent clause for
                 # 博士、硕士 beside the 购房 amount)
-                asked_degrees = set(_DEGREE.findall(q.question))
+                asked_degrees = _people(q.question)
                 runner = next((c for c in sorted(scored, key=lambda c: c.score, reverse=True)
                                if c.text != best.text and c.text not in best.text and best.text not in c.text and
                                slots[0] in sl.sentence_slots(c.text) and
-                               not (asked_degrees and set(_DEGREE.findall(c.text)) - asked_degrees) and
+                               not (asked_degrees and _people(c.text) - asked_degrees) and
                                not (q.levels and sl.levels(c.text) - q.levels)), None)
                 if runner is not None and runner.score >= RUNNER_UP * best.score and \
                         used + len(runner.text) <= RUNNER_UP_CHARS:
@@ -696,6 +696,12 @@ def _finished(text: str, cited: list[Citation]) -> Answer:
 # Sections that say what a programme is or aims at, not what it holds.
 _PREAMBLE = re.compile(r"什么是|是什么|总体目标|工作目标|主要目标|指导思想|基本原则|概述|简介|背景")
 _DEGREE = re.compile(r"博士|硕士|本科|大专|专科|高职|技师")
+_CLASS = re.compile(r"(?<![A-Za-z])([A-Ea-e])\s*类(?:人才)?")
+
+
+def _people(text: str) -> set[str]:
+    """The degrees and talent classes a text names (博士, D类): whom a clause is for."""
+    return set(_DEGREE.findall(text)) | {f"{m.upper()}类" for m in _CLASS.findall(text)}
 _NEGATED = re.compile(r"(?:未享受|不享受|未申领|未领取|未获得|尚未享受)[^，。；、,;]{1,12}")
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
