@@ -251,6 +251,24 @@ _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+# E类人才具体指哪些人 / “两端”指的是什么: what a term stands for, which the clause that defines it says
+# (E类人才（硕士研究生、副高级职称…）, 本办法所称X，是指…)
+_MEANS = re.compile(r"([A-Za-z\u4e00-\u9fff“”\"]{2,12}?)[，,]?(?:具体|到底|主要)?(?:指的是|是指|指)(?:哪些|什么|哪几|啥|哪一?类)")
+
+
+def asked_term(question: str) -> str:
+    """The term whose meaning is asked (E类人才 of E类人才具体指哪些人), or ""."""
+    match = _MEANS.search(question)
+    # (人才分类目录里的E类人才 → E类人才: the words after the last 的/里 name the term)
+    return re.split(r"[的里中之“”\"、，,]", match.group(1).rstrip("“”\""))[-1] if match else ""
+
+
+def defines(sentence: str, term: str) -> bool:
+    """The sentence says what the term stands for: the term with its meaning in brackets after it, or 是指."""
+    at = sentence.find(term)
+    return at >= 0 and bool(re.match(r".{0,3}?[（(]|[^。]{0,6}?是指", sentence[at + len(term):]))
+
+
 _BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)|"
                             r"(?:奖励|补贴|资助|扶持|奖补)[^，,。？?]{0,4}(?:哪几|几)(?:类|种|项)")
 # Sections of a policy that say how to apply, not what it gives.

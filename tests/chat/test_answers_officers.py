@@ -571,3 +571,7 @@ def test_a_follow_up_asking_a_benefit_only_another_policy_names_moves_to_that_po
 def test_a_talent_class_named_is_answered_with_that_class_alone(client):
     text = body(answered_with(client, "C类人才在昆山买首套房，购房补贴最多多少？", "C类人才最高50万元")["answer"])
     assert "A类" not in text and "300万元" not in text, text  # (the 最高 of another class is not asked)
+
+
+def test_what_a_class_stands_for_is_the_clause_that_defines_it(client):
+    answered_with(client, "按昆山的人才分类目录，E类人才具体是指哪些人？", "副高级职称")

@@ -159,3 +159,13 @@ def test_papers_that_passed_a_step_are_no_materials_question_and_how_they_judge_
     assert asked_slots("材料过了区镇那一关以后，市工信局那边是怎么评的？")[0] == "procedure"
     # 能先把…申请上吗: whether it may be applied for yet, which the conditions decide
     assert asked_slots("这种情况能先把施工许可证申请上吗？") == ["yesno", "conditions"]
+
+
+def test_the_term_whose_meaning_is_asked_and_the_clause_that_defines_it():
+    from app.facts.slots import asked_term, defines
+
+    assert asked_term("人才分类目录里的E类人才具体指哪些人？") == "E类人才"
+    assert asked_term("购房补贴里说的D类人才，具体指哪些人？") == "D类人才"
+    assert asked_term("“一轴两端三保障”里的“两端”具体指什么？") == "两端"
+    assert defines("（五）E类人才（硕士研究生、副高级职称）5万元。", "E类人才")
+    assert not defines("本办法所称人才分为A、B、C、D、E五类。", "E类人才")

@@ -254,6 +254,8 @@ class ExtractiveAnswerer:
             score *= 3.0 if sl.answers(sl.IN_FORCE, sentence) else 0.5  # 哪天开始执行: 自…起施行
         if q is not None and sl.asks(sl.PAYOUT, q.question):
             score *= 3.0 if sl.answers(sl.PAYOUT, sentence) else 0.8  # 一次给齐还是分几年发: …一次性发放
+        if q is not None and (term := sl.asked_term(q.question)):
+            score *= 3.0 if sl.defines(sentence, term) else 1.0  # E类人才指哪些人: E类人才（硕士研究生…）
         for form in (sl.LAW, sl.PURPOSE):
             if q is not None and sl.asks(form, q.question):
                 score *= 3.0 if sl.answers(form, sentence) else 0.5  # 依据哪部法律: 依据《…环境影响评价法》
