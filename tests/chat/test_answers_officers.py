@@ -542,15 +542,6 @@ def test_the_policy_the_user_says_the_answer_is_not_is_set_aside_and_its_words_n
     assert result["citations"][0]["doc_id"] != "sz-industry-innovation-cluster", result["answer"]
 
 
-def test_a_short_first_sentence_that_states_a_rule_is_quoted_not_taken_for_a_title(client):
-    from app.services.answering.extractive import split_with_context
-
-    assert ("第七条 控制指标随出让公告公开。", "") in split_with_context(
-        "第七条 控制指标随出让公告公开。竞得人应当签订指标承诺书。")
-    assert split_with_context("（一）首次认定奖励。对首次认定的企业给予30万元。") == [
-        ("对首次认定的企业给予30万元。", "（一）首次认定奖励。")]
-    answered_with(client, "标准地的控制指标，竞买之前能看到吗？", "随出让公告公开")
-
 
 @pytest.mark.parametrize("question, fact", [
     ("专精特新申报材料过了区镇以后，市里是怎么评的？", "组织专家评审"),

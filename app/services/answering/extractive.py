@@ -105,19 +105,14 @@ def split_with_context(text: str, merge_lists: bool = True, keep_leads: bool = F
             # (A reply's first sentence, 答：可以，但需要预约。, is its verdict, not a title.)
             # "（一）首次认定奖励。" titles the sentences after it; alone it answers nothing.
             lead = sentences.pop(0)
-            if re.search(r"[，,]", lead) or sl.sentence_slots(lead) & sl.FACT_SLOTS or \
-                    (len(without_mark(_LABEL_PREFIX.sub("", lead, count=1))) >= 6 and _SAYS.search(lead)):
-                # 第七条 补贴常年受理，每季度首月集中审核。 / 常年受理。 / 控制指标随出让公告公开。 say
-                # something themselves
-                out.append((lead, ""))
+            if re.search(r"[，,]", lead) or sl.sentence_slots(lead) & sl.FACT_SLOTS:
+                out.append((lead, ""))  # 第七条 补贴常年受理，每季度首月集中审核。 / 常年受理。 say something themselves
         out.extend((s, lead) for s in sentences)
         i += 1
     return out
 
 
 _LIST_ITEM = re.compile(r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.、．]|[①-⑩]|[-•·])")
-# words a rule is said with and a title is not (控制指标随出让公告公开 vs 吸纳高校毕业生奖励)
-_SAYS = re.compile(r"[随由按向应须均将已]|不得|不再|统一|一律|不予|可以")
 
 
 def _is_heading(line: str) -> bool:
