@@ -443,7 +443,8 @@ class ExtractiveAnswerer:
                     chosen = [verdict, *chosen]
         return chosen
 
-    def _answer_parts(self, ctx: AnswerContext, parts: list[str], chosen: list[_Sentence]) -> list[_Sentence]:
+    def _answer_parts(self, ctx: AnswerContext, parts: list[tuple[str, str]],
+                      chosen: list[_Sentence]) -> list[_Sentence]:
         """A question in several parts (最多能拿多少？是一次性打给他吗): each part's own answer from the
         document the whole question is answered from, after what the whole question chose."""
         q = ctx.query
@@ -699,6 +700,8 @@ _CLASS = re.compile(r"(?<![A-Za-z])([A-Ea-e])\s*类(?:人才)?")
 def _people(text: str) -> set[str]:
     """The degrees and talent classes a text names (博士, D类): whom a clause is for."""
     return set(_DEGREE.findall(text)) | {f"{m.upper()}类" for m in _CLASS.findall(text)}
+
+
 _NEGATED = re.compile(r"(?:未享受|不享受|未申领|未领取|未获得|尚未享受)[^，。；、,;]{1,12}")
 _LABEL_PREFIX = re.compile(CLAUSE_MARK.pattern + r"\s*")
 _LABELLED = re.compile(r"^[^，。；：:]{1,8}[：:]")  # "内容：" before a section's first sentence
