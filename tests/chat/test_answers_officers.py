@@ -566,3 +566,10 @@ def test_a_talent_class_named_is_answered_with_that_class_alone(client):
 
 def test_what_a_class_stands_for_is_the_clause_that_defines_it(client):
     answered_with(client, "按昆山的人才分类目录，E类人才具体是指哪些人？", "副高级职称")
+
+
+def test_a_degree_asked_is_answered_by_its_class_clause_and_not_by_the_rent_for_every_degree(client):
+    # (found live: D类人才（博士研究生…） also names a class the question does not, which must not count against it)
+    text = body(answered_with(client, "我们公司引进了一个博士，准备在昆山买第一套房，购房补贴能拿多少？是一次给还是分几年？",
+                              "20万元")["answer"])
+    assert "一次性发放" in text and "每月2000元" not in text, text

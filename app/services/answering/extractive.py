@@ -294,7 +294,7 @@ class ExtractiveAnswerer:
         asked_degrees = _people(q.question) if q is not None else set()
         if asked_degrees:
             # 博士能拿多少: the clause for 博士 (D类人才（博士研究生…）20万元), not one for nobody in particular.
-            named = _people(sentence)
+            named = _alike(_people(sentence), asked_degrees)
             # (a clause for every degree — 博士每月2000元，硕士每月1000元 — is less the one asked)
             score *= (2.0 if named <= asked_degrees else 1.5) if named & asked_degrees else 0.4 if named else 0.7
         if q is not None and q.levels:
@@ -522,7 +522,7 @@ class ExtractiveAnswerer:
                 runner = next((c for c in sorted(scored, key=lambda c: c.score, reverse=True)
                                if c.text != best.text and c.text not in best.text and best.text not in c.text and
                                slots[0] in sl.sentence_slots(c.text) and
-                               not (asked_degrees and _people(c.text) - asked_degrees) and
+                               not (asked_degrees and _alike(_people(c.text), asked_degrees) - asked_degrees) and
                                not (q.levels and sl.levels(c.text) - q.levels)), None)
                 if runner is not None and runner.score >= RUNNER_UP * best.score and \
                         used + len(runner.text) <= RUNNER_UP_CHARS:
@@ -700,6 +700,17 @@ _CLASS = re.compile(r"(?<![A-Za-z])([A-Ea-e])\s*类(?:人才)?")
 def _people(text: str) -> set[str]:
     """The degrees and talent classes a text names (博士, D类): whom a clause is for."""
     return set(_DEGREE.findall(text)) | {f"{m.upper()}类" for m in _CLASS.findall(text)}
+
+
+def _alike(named: set[str], asked: set[str]) -> set[str]:
+    """Of the people a clause names, those of the kinds the question names: D类人才（博士研究生…） is for the
+    博士 asked about, its class aside (a question naming no class)."""
+    classes = {n for n in named if n.endswith("类")}
+    if not any(a.endswith("类") for a in asked):
+        named = named - classes
+    if all(a.endswith("类") for a in asked):
+        named = named & classes
+    return named
 
 
 _NEGATED = re.compile(r"(?:未享受|不享受|未申领|未领取|未获得|尚未享受)[^，。；、,;]{1,12}")
