@@ -8,6 +8,7 @@ policy-facts extractor fills the same slots per article.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from app.facts.vocab import PERSONAL_TAX
 
@@ -256,6 +257,7 @@ _FORMS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 _MEANS = re.compile(r"([A-Za-z\u4e00-\u9fff“”\"]{2,12}?)[，,]?(?:具体|到底|主要)?(?:指的是|是指|指)(?:哪些|什么|哪几|啥|哪一?类)")
 
 
+@lru_cache(maxsize=1024)  # (asked once per candidate sentence of the same question)
 def asked_term(question: str) -> str:
     """The term whose meaning is asked (E类人才 of E类人才具体指哪些人), or ""."""
     match = _MEANS.search(question)
@@ -290,6 +292,7 @@ def asks_any_form(question: str) -> bool:
     return any(pattern.search(question) for pattern, _ in _FORMS.values())
 
 
+@lru_cache(maxsize=4096)  # (asked once per candidate sentence of the same question)
 def asks(form: str, question: str) -> bool:
     return bool(_FORMS[form][0].search(question))
 
