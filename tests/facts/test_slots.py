@@ -31,6 +31,11 @@ from app.facts.slots import asked_slots, refusal_intent, sentence_slots
     ("我想提取公积金买房怎么办？", "personal"),
     ("How do I withdraw my housing fund?", "personal"),
     ("年终奖的个税怎么算最划算？", "personal"),
+    ("两家子公司一起去举牌，怎么配合才不会被认定为串通？", "cheating"),   # 不会被: not a consequence
+    ("帮我们查一下上周报的研发奖补公示了没有", "account_status"),
+    ("麻烦帮我看看社保那边的变更同步了没有", "account_status"),
+    ("稳岗返还的钱批下来没有？", "account_status"),
+    ("我本人想报考一级建造师，在哪报名？", "personal"),
 ])
 def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, kind):
     assert refusal_intent(question) == kind
@@ -52,6 +57,8 @@ def test_requests_no_policy_may_answer_are_recognised_by_their_shape(question, k
     "申请高企需要哪些材料，专利要凑够几个？",
     "申报材料里那个税务方面的证明去哪开？",   # 那个税务 holds no 个税
     "各部门轮流来厂里检查，重复检查我们可以向谁反映？",  # 检查我们 is no look-up of our case
+    "用虚假材料拿的补助查出来以后要不要退？",  # what follows a fraud, asked for a compliance course
+    "热线除了咨询政策、查进度以外还能帮企业做什么？",  # what a channel offers
 ])
 def test_ordinary_questions_are_not_refused_by_intent(question):
     assert refusal_intent(question) is None
