@@ -255,9 +255,19 @@ def analyse(question: str, *, standalone: str | None = None, follow_up: bool = F
         own_tokens=tokens if question == search_text else tokenize(question), places=place_names(search_text),
         slots=asked,
         levels=sl.levels(question) or sl.levels(standalone), years=sl.years(question), excluded=excluded(question),
-        topic=list(topic_words(english_to_chinese(standalone) if english else search_text)), latest=sl.asks_latest(question), english=english,
+        topic=list(topic_words(_english_topic(standalone) if english else search_text)), latest=sl.asks_latest(question), english=english,
         follow_up=follow_up, previous_docs=list(previous_docs or []),
     )
+
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+def _english_topic(question: str) -> str:
+    """What an English question is about: the Chinese term it quotes (… newly upgraded (小升规) firms),
+    which says it better than the policy words its English is taken for (upgraded: 技术改造);
+    else those policy words."""
+    return " ".join(_HAN_RUN.findall(question)) or english_to_chinese(question)
 
 
 _EXCEPT = re.compile(r"除了?([^，,。？?]{2,12}?)(?:以外|之外|外)?[，,]?(?:还|另外|其他|别的)")
