@@ -272,7 +272,8 @@ def defines(sentence: str, term: str) -> bool:
 
 
 _BENEFIT_KINDS = re.compile(r"(?:哪几|几)(?:类|种|项)(?:奖励|补贴|资助|扶持|奖补|支持)|"
-                            r"(?:奖励|补贴|资助|扶持|奖补)[^，,。？?]{0,4}(?:哪几|几)(?:类|种|项)")
+                            r"(?:奖励|补贴|资助|扶持|奖补)[^，,。？?]{0,4}(?:哪几|几)(?:类|种|项)|"
+                            r"有(?:什么|哪些|啥)(?:样的)?(?:奖励|补贴|资助|扶持|奖补)[吗呢？?]*$")
 # Sections of a policy that say how to apply, not what it gives.
 _PROCEDURAL_HEADING = re.compile(r"申报|申请|受理|材料|流程|程序|时间|条件|其他|附则|说明|监督|管理|职责|总则")
 

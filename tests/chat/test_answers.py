@@ -383,6 +383,17 @@ def test_english_questions_name_the_programme_in_the_policy_s_words(client, ques
     answered_with(client, question, fact)
 
 
+def test_an_english_question_that_quotes_the_chinese_name_is_answered_from_that_programme(client):
+    # (the English words alone, "newly … for the first time", point at another policy's 首次入库)
+    text = ask(client, "Which reward do newly upgraded (小升规) industrial firms get in Kunshan?")["answer"]
+    assert "小升规" in text and "专精特新" not in text, text
+
+
+def test_what_rewards_a_policy_gives_lists_each_article_with_its_amount(client):
+    text = body(ask(client, "升规的工业企业都有哪些奖励？")["answer"])
+    assert "10万元" in text and "5万元" in text, text
+
+
 def test_where_to_hand_in_after_an_amount_stays_on_the_programme(client):
     # 交给 says how the question is put, not a new subject: 那申报材料交给谁 follows the last turn.
     first = ask(client, "研发投入奖补最多给多少？")

@@ -578,7 +578,8 @@ class ExtractiveAnswerer:
                 if chunk.doc_id == top.doc_id and chunk.sections and _article_of(chunk) not in firsts and \
                         not (kinds and sl.procedural_heading(chunk.sections[0])) and \
                         not (kinds and is_article(chunk.sections[0]) and not names_benefit(chunk.text)):
-                    clause = _first_clause(_LABELLED.sub("", _LABEL_PREFIX.sub("", c.text, count=1)))
+                    # (the kinds of benefit asked: each with its amount, 升规后增长奖励…再给予一次性奖励5万元)
+                    clause = _first_clause(_LABELLED.sub("", _LABEL_PREFIX.sub("", c.text, count=1)), 90 if kinds else 50)
                     firsts[_article_of(chunk)] = replace(c, text=f"{_article_of(chunk)}：{clause}", bare=True)
             if len(firsts) >= 2:
                 if not top.opens_document:
